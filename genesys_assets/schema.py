@@ -1,0 +1,164 @@
+"""Column names and polars schemas of every table the pipeline writes.
+
+One place for the shape of the data: the transforms build frames with these schemas, the I/O manager and
+the S3 export write them, and the asset metadata describes them. Bump ``SCHEMA_VERSION`` whenever a column
+is added, removed or changes type; it is written into every S3 object's tags.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+SCHEMA_VERSION: Final = "1"
+
+UTC_US = pl.Datetime("us", "UTC")
+
+# Metrics requested from the conversation aggregates API, in a fixed order.
+AGGREGATE_METRICS: Final[tuple[str, ...]] = (
+    "nOffered",
+    "tAnswered",
+    "tAbandon",
+    "tFlowOut",
+    "tHandle",
+    "tTalkComplete",
+    "tHeldComplete",
+    "tAcw",
+    "tWait",
+    "nOverSla",
+    "oServiceLevel",
+)
+
+# Queue directory (`genesys_queues`).
+QUEUES: Final = pl.Schema(
+    {
+        "queue_id": pl.String,
+        "queue_name": pl.String,
+        "division_id": pl.String,
+        "division_name": pl.String,
+        "media_types": pl.List(pl.String),  # analytics names: voice, callback, chat, email, message
+        "service_level_target": pl.Float64,  # fraction 0..1 of the voice (call) channel, null if unset
+        "service_level_duration_ms": pl.Int64,
+        "date_created": UTC_US,
+    }
+)
+
+# Raw long table (`raw_queue_aggregates`): one row per queue x media type x interval x metric.
+RAW_AGGREGATES: Final = pl.Schema(
+    {
+        "local_date": pl.Date,
+        "queue_id": pl.String,
+        "media_type": pl.String,
+        "interval_start": UTC_US,
+        "interval_end": UTC_US,
+        "metric": pl.String,
+        "count": pl.Int64,
+        "sum": pl.Int64,
+        "min": pl.Int64,
+        "max": pl.Int64,
+        "numerator": pl.Int64,
+        "denominator": pl.Int64,
+        "target": pl.Float64,
+        "extracted_at": UTC_US,
+    }
+)
+
+# Additive measures of the flat KPI table, in output order. Counts and millisecond sums.
+KPI_MEASURES: Final[tuple[str, ...]] = (
+    "offered",
+    "answered",
+    "abandoned",
+    "flow_out",
+    "handle_count",
+    "handle_sum_ms",
+    "talk_sum_ms",
+    "hold_sum_ms",
+    "acw_sum_ms",
+    "wait_sum_ms",
+    "sl_numerator",
+    "sl_denominator",
+)
+
+# Ratios derived from the measures; null where the denominator is zero.
+KPI_RATIOS: Final[tuple[str, ...]] = ("aht_s", "answer_rate", "abandon_rate", "service_level")
+
+_MEASURE_TYPES = {name: pl.Int64 for name in KPI_MEASURES}
+_RATIO_TYPES = {name: pl.Float64 for name in KPI_RATIOS}
+
+# Flat KPI table (`queue_interval_kpis`): full grid, one row per queue x media type x local interval.
+INTERVAL_KPIS: Final = pl.Schema(
+    {
+        "local_date": pl.Date,
+        "queue_id": pl.String,
+        "media_type": pl.String,
+        "interval_start": UTC_US,
+        "interval_end": UTC_US,
+        **_MEASURE_TYPES,
+        **_RATIO_TYPES,
+    }
+)
+
+# Daily table with gaps filled (`queue_kpis_daily`): the interval grid plus provenance.
+FILL_METHODS: Final[tuple[str, ...]] = ("observed", "linear", "carried_forward", "carried_backward", "none")
+
+DAILY_KPIS: Final = pl.Schema(
+    {
+        **INTERVAL_KPIS,
+        "is_interpolated": pl.Boolean,
+        "fill_method": pl.String,
+        "is_provisional": pl.Boolean,
+    }
+)
+
+# Weekly table (`queue_kpis_weekly`): one row per queue x media type x local week (Monday start).
+WEEKLY_KPIS: Final = pl.Schema(
+    {
+        "week_start": pl.Date,
+        "queue_id": pl.String,
+        "media_type": pl.String,
+        **_MEASURE_TYPES,
+        **_RATIO_TYPES,
+        "days_observed": pl.Int32,
+        "days_interpolated": pl.Int32,
+        "is_provisional": pl.Boolean,
+    }
+)
+
+# Export tables written to S3. Identical for every partition of a grain, DST days included.
+EXPORT_DAILY: Final = pl.Schema(
+    {
+        "queue_id": pl.String,
+        "queue_name": pl.String,
+        "media_type": pl.String,
+        "interval_start": UTC_US,
+        "interval_end": UTC_US,
+        "local_date": pl.Date,
+        "local_time": pl.String,  # "HH:MM" wall-clock time of interval_start in the org's timezone
+        "utc_offset": pl.String,  # "+01:00"
+        **_MEASURE_TYPES,
+        **_RATIO_TYPES,
+        "is_interpolated": pl.Boolean,
+        "fill_method": pl.String,
+        "is_provisional": pl.Boolean,
+    }
+)
+
+EXPORT_WEEKLY: Final = pl.Schema(
+    {
+        "week_start": pl.Date,
+        "queue_id": pl.String,
+        "queue_name": pl.String,
+        "media_type": pl.String,
+        "local_date": pl.Date,
+        "interval_start": UTC_US,  # local midnight of local_date, as an instant
+        "utc_offset": pl.String,
+        **_MEASURE_TYPES,
+        **_RATIO_TYPES,
+        "is_interpolated": pl.Boolean,
+        "fill_method": pl.String,
+        "is_provisional": pl.Boolean,
+        "days_observed": pl.Int32,
+        "days_interpolated": pl.Int32,
+    }
+)
