@@ -1,0 +1,1 @@
+"""Thin Dagster assets: each reads its inputs, calls a pure function, and returns data with metadata."""

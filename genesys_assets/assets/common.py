@@ -1,0 +1,79 @@
+"""Attributes and metadata shared by every asset, so the lineage graph reads like the design's diagram."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+import polars as pl
+
+OWNERS = ["team:contact-center-analytics"]
+GENESYS_POOL = "genesys_api"
+
+GROUP_RAW = "genesys_raw"
+GROUP_KPIS = "queue_kpis"
+GROUP_EXPORT = "lake_export"
+
+_DAGSTER_TYPES = {
+    pl.String: "string",
+    pl.Int64: "int64",
+    pl.Int32: "int32",
+    pl.Float64: "float64",
+    pl.Boolean: "bool",
+    pl.Date: "date",
+}
+
+
+def column_schema(schema: pl.Schema, descriptions: Mapping[str, str] | None = None) -> dg.TableSchema:
+    """A Dagster table schema for a polars schema, shown in the asset's Overview tab."""
+    descriptions = descriptions or {}
+    columns = []
+    for name, dtype in schema.items():
+        type_name = _DAGSTER_TYPES.get(dtype.base_type(), str(dtype))
+        if isinstance(dtype, pl.Datetime):
+            type_name = f"timestamp[{dtype.time_unit}, {dtype.time_zone}]"
+        elif isinstance(dtype, pl.List):
+            type_name = f"list<{_DAGSTER_TYPES.get(dtype.inner.base_type(), str(dtype.inner))}>"
+        columns.append(dg.TableColumn(name=name, type=type_name, description=descriptions.get(name)))
+    return dg.TableSchema(columns=columns)
+
+
+def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+    """Totals an analyst plots over partitions: offered, answered, service level, interpolated share.
+
+    Ratios are recomputed from the summed numerators and denominators, never averaged.
+    """
+    if frame.is_empty():
+        return {"total_offered": dg.MetadataValue.int(0), "total_answered": dg.MetadataValue.int(0)}
+    sums = frame.select(
+        pl.col("offered").sum(),
+        pl.col("answered").sum(),
+        pl.col("abandoned").sum(),
+        pl.col("handle_count").sum(),
+        pl.col("handle_sum_ms").sum(),
+        pl.col("sl_numerator").sum(),
+        pl.col("sl_denominator").sum(),
+    ).row(0, named=True)
+    figures: dict[str, dg.MetadataValue] = {
+        "total_offered": dg.MetadataValue.int(int(sums["offered"] or 0)),
+        "total_answered": dg.MetadataValue.int(int(sums["answered"] or 0)),
+        "total_abandoned": dg.MetadataValue.int(int(sums["abandoned"] or 0)),
+    }
+    for name, numerator, denominator, scale in (
+        ("service_level", sums["sl_numerator"], sums["sl_denominator"], 1.0),
+        ("answer_rate", sums["answered"], sums["offered"], 1.0),
+        ("abandon_rate", sums["abandoned"], sums["offered"], 1.0),
+        ("aht_s", sums["handle_sum_ms"], sums["handle_count"], 1000.0),
+    ):
+        if denominator:
+            figures[name] = dg.MetadataValue.float(round(float(numerator) / float(denominator) / scale, 6))
+    if "is_interpolated" in frame.columns:
+        share = frame.select(pl.col("is_interpolated").cast(pl.Float64).mean()).item()
+        figures["interpolated_share"] = dg.MetadataValue.float(round(float(share or 0.0), 6))
+    if "is_provisional" in frame.columns:
+        figures["provisional_rows"] = dg.MetadataValue.int(int(frame["is_provisional"].sum()))
+    return figures
+
+
+def frames_row_count(frames: Mapping[str, pl.DataFrame]) -> int:
+    return sum(frame.height for frame in frames.values())

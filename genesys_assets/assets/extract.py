@@ -1,0 +1,107 @@
+"""Assets that call the Genesys Cloud API: the queue directory and the raw conversation aggregates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from genesys_assets.assets.common import GENESYS_POOL, GROUP_RAW, OWNERS, frames_row_count
+from genesys_assets.genesys.resource import GenesysResource
+from genesys_assets.partitions import SETTINGS, daily_partitions, partition_days
+from genesys_assets.schema import AGGREGATE_METRICS
+from genesys_assets.transforms.directory import queues_frame
+from genesys_assets.transforms.flatten import parse_aggregate_results
+from genesys_assets.transforms.split import split_by_local_date
+
+
+@dg.asset(
+    group_name=GROUP_RAW,
+    kinds={"genesys", "polars"},
+    owners=OWNERS,
+    pool=GENESYS_POOL,
+    tags={"domain": "contact_center"},
+)
+def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) -> dg.Output[pl.DataFrame]:
+    """The routing queue directory: id, name, division, media types, service-level target and created date.
+
+    Read from `GET /api/v2/routing/queues` (all pages). Filtered to `GENESYS_QUEUE_IDS` when that is set.
+    Downstream tables take queue names and the expected grid (which queues existed on a day) from here.
+    """
+    with genesys.get_client(context.log) as client:
+        queues = client.list_queues(queue_ids=SETTINGS.queue_ids or None)
+        stats = client.stats
+    frame = queues_frame(queues)
+    return dg.Output(
+        frame,
+        metadata={
+            "queue_count": dg.MetadataValue.int(frame.height),
+            "api_calls": dg.MetadataValue.int(stats.api_calls),
+            "http_429": dg.MetadataValue.int(stats.http_429),
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP_RAW,
+    kinds={"genesys", "polars"},
+    owners=OWNERS,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=GENESYS_POOL,
+    tags={"domain": "contact_center"},
+)
+def raw_queue_aggregates(
+    context: dg.AssetExecutionContext, genesys: GenesysResource
+) -> dg.Output[dict[str, pl.DataFrame]]:
+    """Conversation aggregates per queue x media type x interval, one long row per metric.
+
+    One query covers every queue (`groupBy: [queueId, mediaType]`) with local-midnight bounds and the org's
+    `timeZone`. A range backfill is one run: the client plans the fewest calls the API limits allow
+    (synchronous chunks or async aggregates jobs) and the result is split into local days. Counts, sums,
+    numerators and denominators are kept so every KPI downstream is exact. A day with no activity is an
+    empty partition, not a gap.
+    """
+    days = partition_days(context)
+    extracted_at = datetime.now(UTC)
+
+    def report(progress: object) -> None:
+        context.log.info(str(progress))
+
+    with genesys.get_client(context.log) as client:
+        fetch = client.fetch_aggregates(
+            days[0],
+            days[-1],
+            timezone=SETTINGS.timezone,
+            granularity=SETTINGS.granularity,
+            queue_ids=SETTINGS.queue_ids or None,
+            metrics=AGGREGATE_METRICS,
+            on_progress=report,
+        )
+        stats = client.stats
+    chunks = [
+        parse_aggregate_results(
+            chunk.results,
+            window_start=chunk.window_start,
+            window_end=chunk.window_end,
+            interval_minutes=SETTINGS.interval_minutes,
+            timezone=SETTINGS.timezone,
+            extracted_at=extracted_at,
+        )
+        for chunk in fetch.chunks
+    ]
+    frames = split_by_local_date(pl.concat(chunks) if chunks else None, days)
+    return dg.Output(
+        frames,
+        metadata={
+            "days": dg.MetadataValue.int(len(days)),
+            "metric_rows": dg.MetadataValue.int(frames_row_count(frames)),
+            "api_calls": dg.MetadataValue.int(stats.api_calls),
+            "http_429": dg.MetadataValue.int(stats.http_429),
+            "retries": dg.MetadataValue.int(stats.retries),
+            "query_chunks": dg.MetadataValue.int(len(fetch.chunks)),
+            "granularity": SETTINGS.granularity,
+            "timezone": SETTINGS.timezone,
+        },
+    )

@@ -1,0 +1,57 @@
+"""The code location: assets, checks, resources, jobs, schedules and sensors, each resource built once here.
+
+Configuration comes from the environment (see README.md): Genesys credentials and endpoints through
+`EnvVar`, so they never appear in the UI; the timezone and first date through `genesys_assets.settings`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from genesys_assets import checks, schedules
+from genesys_assets.assets import export, extract, kpis
+from genesys_assets.genesys.resource import GenesysResource
+from genesys_assets.io_manager import PartitionedParquetIOManager
+from genesys_assets.resources import S3ExportResource
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([extract, kpis, export]),
+    asset_checks=checks.ALL_CHECKS,
+    jobs=[schedules.daily_job, schedules.weekly_job, schedules.gap_refill_job, schedules.directory_job],
+    schedules=[
+        schedules.genesys_daily_schedule,
+        schedules.genesys_weekly_schedule,
+        schedules.genesys_directory_schedule,
+    ],
+    sensors=[schedules.gap_refill_sensor, schedules.partition_failure_sensor],
+    resources={
+        "genesys": GenesysResource(
+            client_id=dg.EnvVar("GENESYS_CLIENT_ID"),
+            client_secret=dg.EnvVar("GENESYS_CLIENT_SECRET"),
+            region=_env("GENESYS_REGION", "mypurecloud.com"),
+            api_url=os.environ.get("GENESYS_API_URL") or None,
+            login_url=os.environ.get("GENESYS_LOGIN_URL") or None,
+            requests_per_second=float(_env("GENESYS_REQUESTS_PER_SECOND", "5")),
+            burst=int(_env("GENESYS_BURST", "10")),
+        ),
+        "io_manager": PartitionedParquetIOManager(base_dir=_env("GENESYS_LAKE_DIR", "data/lake")),
+        "export_s3": S3ExportResource(
+            s3=s3,
+            bucket=dg.EnvVar("EXPORT_S3_BUCKET"),
+            prefix=_env("EXPORT_S3_PREFIX", "genesys"),
+            sse=_env("EXPORT_S3_SSE", "AES256"),
+            kms_key_id=os.environ.get("EXPORT_S3_KMS_KEY_ID") or None,
+            compression=_env("EXPORT_PARQUET_COMPRESSION", "snappy"),
+        ),
+    },
+)
