@@ -89,5 +89,7 @@ def parse_iso_instant(text: str) -> datetime:
     """Parse an ISO-8601 instant with a Z or numeric offset into an aware UTC datetime."""
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
-        raise ValueError(f"Instant {text!r} has no offset; Genesys intervals are always UTC or offset-qualified.")
+        raise ValueError(
+            f"Instant {text!r} has no offset; Genesys intervals are always UTC or offset-qualified."
+        )
     return parsed.astimezone(UTC)

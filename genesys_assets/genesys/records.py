@@ -1,0 +1,114 @@
+"""Small immutable records the Genesys client returns: queues, call counters, aggregate chunks, progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+FetchMode = Literal["sync", "async"]
+
+
+@dataclass(frozen=True)
+class Queue:
+    """One routing queue as the pipeline uses it (the `genesys_queues` directory row).
+
+    ``media_types`` uses analytics names (``voice``, not the queue settings' ``call``).
+    ``service_level_target`` is a fraction 0..1 (Genesys may store 80 or 0.8) taken from the voice channel,
+    or from the first channel that has one; ``service_level_duration_ms`` is the matching threshold.
+    """
+
+    id: str
+    name: str
+    division_id: str | None
+    division_name: str | None
+    media_types: tuple[str, ...]
+    service_level_target: float | None
+    service_level_duration_ms: int | None
+    date_created: datetime | None
+
+
+@dataclass(frozen=True)
+class CallStats:
+    """Counters of one client's HTTP traffic, for run metadata.
+
+    ``api_calls`` and ``token_calls`` count every HTTP attempt (retries included) to the API and login
+    hosts; ``http_429`` the rate-limit answers; ``retries`` every backoff-and-retry; ``faults_retried``
+    the retries caused by 5xx, timeouts, connection errors or broken bodies (``retries`` minus 429s);
+    ``rate_limit_wait_s`` the time spent waiting for the shared token bucket.
+    """
+
+    api_calls: int = 0
+    token_calls: int = 0
+    http_429: int = 0
+    retries: int = 0
+    faults_retried: int = 0
+    rate_limit_wait_s: float = 0.0
+
+    @property
+    def total_calls(self) -> int:
+        return self.api_calls + self.token_calls
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """One planned query: local days ``first_day``..``last_day`` and their half-open UTC window."""
+
+    first_day: date
+    last_day: date
+    window_start: datetime
+    window_end: datetime
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    """How a date range is fetched: the chosen mode, its chunks, and the call estimates behind the choice."""
+
+    mode: FetchMode
+    chunks: tuple[ChunkPlan, ...]
+    estimated_calls: int
+    sync_calls: int
+    async_calls: int
+
+
+@dataclass(frozen=True)
+class AggregatesChunk:
+    """Raw ``results`` (Genesys's ``ConversationAggregateDataContainer`` dicts) of one planned chunk."""
+
+    first_day: date
+    last_day: date
+    window_start: datetime
+    window_end: datetime
+    results: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class AggregatesFetch:
+    """Every chunk of a range fetch and the number of HTTP calls it took (token calls included)."""
+
+    chunks: list[AggregatesChunk]
+    calls: int
+    mode: FetchMode = "sync"
+
+
+@dataclass(frozen=True)
+class FetchProgress:
+    """Progress of a range fetch, reported after each chunk and readable as one log line."""
+
+    mode: FetchMode
+    chunks_done: int
+    chunks_total: int
+    calls: int
+    http_429: int
+    first_day: date
+    last_day: date
+
+    def __str__(self) -> str:
+        return (
+            f"Genesys aggregates ({self.mode}): {self.chunks_done}/{self.chunks_total} chunks done, "
+            f"last chunk {self.first_day}..{self.last_day}, {self.calls} calls, {self.http_429} HTTP 429s"
+        )

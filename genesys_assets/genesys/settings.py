@@ -1,0 +1,106 @@
+"""Settings of the Genesys Cloud client: credentials, hosts, rate limit, timeouts, retry and chunk budgets.
+
+Built by ``GenesysResource`` from environment variables (see DESIGN.md, "Configuration") or directly in
+tests and scripts. The repr masks the client secret, so settings can be logged safely.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from genesys_assets.genesys.regions import DEFAULT_REGION, Hosts, resolve_hosts
+
+RATE_LIMIT_DIR_ENV = "GENESYS_RATE_LIMIT_DIR"
+
+
+@dataclass(frozen=True, repr=False)
+class GenesysSettings:
+    """Everything the client needs; defaults suit a production org.
+
+    * ``requests_per_second`` / ``burst``: the token bucket shared by every process using this OAuth
+      client (Genesys allows 300 requests per minute per client-credentials token).
+    * ``rate_limit_dir``: directory of the shared bucket's SQLite file; default ``$GENESYS_RATE_LIMIT_DIR``
+      or the system temp directory. Every process that shares the OAuth client must see the same file.
+    * ``timeout_s``: per-request read/write/pool timeout (connect is capped at 10 s).
+    * ``max_attempts`` / ``max_retry_seconds``: retry budget per request for 429, 5xx and network faults;
+      ``retry_backoff_s`` is the first exponential backoff step (doubling, jittered, capped at 30 s).
+    * ``max_sync_query_days`` / ``max_job_days``: longest interval of one synchronous aggregates query and
+      of one asynchronous aggregates job; ``job_page_size`` groups per job result page.
+    * ``job_poll_initial_s`` / ``job_poll_max_s`` / ``job_timeout_s``: job polling backoff and deadline.
+    * ``token_refresh_margin_s``: renew the token this long before it expires (at most 10 % of its life).
+    """
+
+    client_id: str
+    client_secret: str
+    region: str = DEFAULT_REGION
+    api_url: str | None = None
+    login_url: str | None = None
+    requests_per_second: float = 5.0
+    burst: int = 10
+    rate_limit_dir: str | None = None
+    timeout_s: float = 30.0
+    max_attempts: int = 6
+    max_retry_seconds: float = 120.0
+    retry_backoff_s: float = 0.5
+    max_sync_query_days: int = 7
+    max_job_days: int = 31
+    job_page_size: int = 25
+    job_poll_initial_s: float = 2.0
+    job_poll_max_s: float = 30.0
+    job_timeout_s: float = 1800.0
+    token_refresh_margin_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        if not (self.client_id or "").strip():
+            raise ValueError("client_id is empty; set GENESYS_CLIENT_ID to the OAuth client's id.")
+        if not (self.client_secret or "").strip():
+            raise ValueError(
+                "client_secret is empty; set GENESYS_CLIENT_SECRET to the OAuth client's secret."
+            )
+        positive = {
+            "requests_per_second": self.requests_per_second,
+            "timeout_s": self.timeout_s,
+            "max_retry_seconds": self.max_retry_seconds,
+            "retry_backoff_s": self.retry_backoff_s,
+            "job_poll_initial_s": self.job_poll_initial_s,
+            "job_poll_max_s": self.job_poll_max_s,
+            "job_timeout_s": self.job_timeout_s,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{name}={value!r} must be greater than 0.")
+        at_least_one = {
+            "burst": self.burst,
+            "max_attempts": self.max_attempts,
+            "max_sync_query_days": self.max_sync_query_days,
+            "max_job_days": self.max_job_days,
+            "job_page_size": self.job_page_size,
+        }
+        for name, value in at_least_one.items():
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name}={value!r} must be a whole number of at least 1.")
+        if self.token_refresh_margin_s < 0:
+            raise ValueError(f"token_refresh_margin_s={self.token_refresh_margin_s!r} must not be negative.")
+        self.hosts()  # fail early on an unknown region or a malformed URL
+
+    def hosts(self) -> Hosts:
+        """The API and login base URLs (region, or the overrides)."""
+        return resolve_hosts(self.region, self.api_url, self.login_url)
+
+    def rate_limit_directory(self) -> Path:
+        """Where the shared rate-limit bucket lives."""
+        configured = self.rate_limit_dir or os.environ.get(RATE_LIMIT_DIR_ENV, "").strip()
+        return Path(configured) if configured else Path(tempfile.gettempdir()) / "genesys_assets"
+
+    def __repr__(self) -> str:
+        parts = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            shown = "'***'" if field.name == "client_secret" else repr(value)
+            parts.append(f"{field.name}={shown}")
+        return f"GenesysSettings({', '.join(parts)})"
+
+    __str__ = __repr__

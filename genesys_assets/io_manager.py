@@ -1,0 +1,306 @@
+"""Parquet I/O manager for the intermediate assets, built for single-run range backfills.
+
+Every partitioned intermediate (raw aggregates, interval KPIs, daily and weekly KPIs, export tables) is
+stored as one Parquet file per partition::
+
+    <base_dir>/<asset key path>/<partition key>.parquet      e.g. data/lake/queue_kpis_daily/2026-11-21.parquet
+    <base_dir>/<asset key path>.parquet                      unpartitioned assets (genesys_queues)
+
+``base_dir`` is a local folder or ``s3://bucket/prefix``.
+
+Unlike the UPath-based managers, an output may cover many partitions: a partitioned asset returns
+``dict[partition_key, pl.DataFrame]`` with exactly the run's partition keys (one key in a normal run,
+a whole range in a ``BackfillPolicy.single_run()`` backfill), and each frame is written to its own
+file. Inputs from partitioned upstreams load as ``dict[partition_key, pl.DataFrame]`` for the keys the
+partition mapping asks for (e.g. a ``TimeWindowPartitionMapping(start_offset=-3, end_offset=3)``
+window). A missing partition is an error naming the asset, partition and fix, unless the ``AssetIn``
+metadata has ``allow_missing_partitions: True``; then it is left out of the dict (and logged), which is
+how the gap-filling daily asset sees outage days. ``AssetIn`` metadata ``columns: [...]`` reads only
+those columns.
+
+Each materialization gets ``dagster/row_count``, ``dagster/column_schema`` and ``dagster/uri``; in a
+range run the row count and URI are recorded per partition.
+
+Writes are atomic per file (local: temporary file + ``os.replace``; S3: one checked PUT with
+server-side encryption). All frames of an output are encoded before the first file is written, so a
+frame that cannot be stored fails the step without touching any file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from dagster_aws.s3 import S3Resource
+from pydantic import Field, PrivateAttr
+
+from genesys_assets.lake.parquet import COMPRESSIONS, ParquetSchemaError, parquet_bytes, read_parquet_bytes
+from genesys_assets.lake.storage import ObjectStore, StoredObject, open_store, path_segment, relative_path
+
+PARQUET_SUFFIX = ".parquet"
+ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
+COLUMNS = "columns"
+_IO_THREADS = 8
+_LIST_LIMIT = 10
+
+
+class MissingPartitionError(FileNotFoundError):
+    """An input asks for stored data (a partition, or an unpartitioned asset) that was never written."""
+
+
+class PartitionKeysMismatchError(ValueError):
+    """A partitioned asset returned a dict whose keys differ from the run's partition keys."""
+
+
+def _show(keys: Sequence[str]) -> str:
+    """A short list of keys for messages: the first few, then a count."""
+    if len(keys) <= _LIST_LIMIT:
+        return ", ".join(keys)
+    return f"{', '.join(keys[:_LIST_LIMIT])}, ... ({len(keys)} in all)"
+
+
+def table_schema(schema: pl.Schema) -> dg.TableSchema:
+    """A Dagster ``TableSchema`` describing a polars schema (column names and polars type names)."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()]
+    )
+
+
+class PartitionedParquetIOManager(dg.ConfigurableIOManager):
+    """Stores polars frames as Parquet, one file per partition, locally or on S3; serves range runs.
+
+    S3 mode: set ``base_dir`` to ``s3://bucket/prefix``. The client comes from the nested ``s3``
+    resource (``dagster_aws.s3.S3Resource``) when given, otherwise from a default ``S3Resource()``,
+    which honours the standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_REGION``, credentials).
+    """
+
+    base_dir: str = Field(
+        default="data/lake",
+        description=(
+            "Where the files go: a local folder (relative paths resolve against the working directory "
+            "of the run) or s3://bucket/prefix."
+        ),
+    )
+    compression: str = Field(default="snappy", description="Parquet compression: snappy or zstd.")
+    s3: S3Resource | None = Field(
+        default=None,
+        description="S3 client settings for an s3:// base_dir; default S3Resource() from the AWS environment.",
+    )
+    s3_sse: str = Field(
+        default="AES256", description="Server-side encryption of S3 objects: AES256 or aws:kms."
+    )
+    s3_kms_key_id: str | None = Field(
+        default=None, description="KMS key id, ARN or alias with s3_sse=aws:kms; None uses the aws/s3 key."
+    )
+
+    _store: ObjectStore | None = PrivateAttr(default=None)
+
+    # ------------------------------------------------------------------------------------------ storage
+
+    def get_store(self) -> ObjectStore:
+        """The store behind ``base_dir``, created on first use (one S3 client per process)."""
+        if self._store is None:
+            if self.compression not in COMPRESSIONS:
+                raise ValueError(
+                    f"compression={self.compression!r} is not supported; use one of {', '.join(COMPRESSIONS)}."
+                )
+            if self.s3_sse not in ("AES256", "aws:kms"):
+                raise ValueError(f"s3_sse={self.s3_sse!r} is not supported; use 'AES256' or 'aws:kms'.")
+            s3 = self.s3 if self.s3 is not None else S3Resource()
+            self._store = open_store(
+                self.base_dir,
+                s3_client=s3.get_client,
+                sse=self.s3_sse,  # type: ignore[arg-type]
+                kms_key_id=self.s3_kms_key_id,
+                bucket_setting="the bucket in the I/O manager's base_dir",
+            )
+        return self._store
+
+    @staticmethod
+    def _folder_parts(context: dg.InputContext | dg.OutputContext) -> list[str]:
+        if context.has_asset_key:
+            return list(context.asset_key.path)
+        return list(context.get_identifier())
+
+    def partition_path(self, context: dg.InputContext | dg.OutputContext, partition_key: str) -> str:
+        """Store path of one partition: ``<asset key path>/<partition key>.parquet``."""
+        return relative_path(self._folder_parts(context), path_segment(partition_key) + PARQUET_SUFFIX)
+
+    def unpartitioned_path(self, context: dg.InputContext | dg.OutputContext) -> str:
+        """Store path of an unpartitioned asset (or op output): ``<asset key path>.parquet``."""
+        parts = self._folder_parts(context)
+        return relative_path(parts[:-1], path_segment(parts[-1]) + PARQUET_SUFFIX)
+
+    # ------------------------------------------------------------------------------------------ outputs
+
+    @staticmethod
+    def _name(context: dg.InputContext | dg.OutputContext) -> str:
+        return (
+            context.asset_key.to_user_string()
+            if context.has_asset_key
+            else "/".join(context.get_identifier())
+        )
+
+    def _encode(self, name: str, partition: str | None, frame: object) -> bytes:
+        where = f"asset {name}" + (f", partition {partition}" if partition is not None else "")
+        if not isinstance(frame, pl.DataFrame):
+            raise TypeError(
+                f"{where}: expected a polars DataFrame to store as Parquet, got {type(frame).__name__}."
+            )
+        try:
+            return parquet_bytes(frame, compression=self.compression)  # type: ignore[arg-type]
+        except ParquetSchemaError as exc:
+            raise ParquetSchemaError(f"{where}: {exc}", column=exc.column) from None
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        """Write a DataFrame (unpartitioned) or a dict of one DataFrame per partition key of the run."""
+        name = self._name(context)
+        store = self.get_store()
+        if obj is None:
+            raise TypeError(
+                f"asset {name} returned None. Return a polars DataFrame (or a dict of them for a partitioned "
+                "asset), or annotate the function with '-> None' if it stores nothing."
+            )
+        if not context.has_asset_partitions:
+            body = self._encode(name, None, obj)
+            stored = store.write(self.unpartitioned_path(context), body)
+            context.log.debug(f"Wrote {name} to {stored.uri} ({stored.bytes} bytes)")
+            context.add_output_metadata(
+                {
+                    "dagster/row_count": obj.height,
+                    "dagster/column_schema": table_schema(obj.schema),
+                    "dagster/uri": stored.uri,
+                    "lake/bytes": stored.bytes,
+                }
+            )
+            return
+
+        keys = list(context.asset_partition_keys)
+        if not isinstance(obj, Mapping):
+            raise TypeError(
+                f"asset {name} is partitioned: return dict[partition_key, pl.DataFrame] with one frame per "
+                f"partition of the run ({_show(keys)}), got {type(obj).__name__}."
+            )
+        expected = set(keys)
+        missing = [key for key in keys if key not in obj]
+        extra = sorted(str(key) for key in obj if key not in expected)
+        if missing or extra:
+            problems = []
+            if missing:
+                problems.append(f"missing partitions {_show(missing)}")
+            if extra:
+                problems.append(f"partitions not in this run {_show(extra)}")
+            raise PartitionKeysMismatchError(
+                f"asset {name} returned keys that do not match the run's partitions: {'; '.join(problems)}. "
+                f"The dict must hold exactly the run's partition keys ({_show(keys)}); return an empty frame "
+                "(with the table's schema) for a partition without rows."
+            )
+        frames: dict[str, pl.DataFrame] = {key: obj[key] for key in keys}
+        bodies = {key: self._encode(name, key, frame) for key, frame in frames.items()}
+        first_schema = frames[keys[0]].schema
+        for key in keys[1:]:
+            if frames[key].schema != first_schema:
+                differing = [
+                    column
+                    for column in {*first_schema, *frames[key].schema}
+                    if first_schema.get(column) != frames[key].schema.get(column)
+                ]
+                raise ParquetSchemaError(
+                    f"asset {name}: partition {key} has a different schema from partition {keys[0]} "
+                    f"(columns {sorted(differing)}); every partition of a table must share one schema.",
+                    column=sorted(differing)[0],
+                )
+
+        with ThreadPoolExecutor(max_workers=min(_IO_THREADS, len(keys))) as pool:
+            stored: dict[str, StoredObject] = dict(
+                zip(
+                    keys,
+                    pool.map(lambda key: store.write(self.partition_path(context, key), bodies[key]), keys),
+                    strict=True,
+                )
+            )
+        total_rows = sum(frame.height for frame in frames.values())
+        folder = store.uri("/".join(path_segment(part) for part in self._folder_parts(context)))
+        context.log.info(f"Wrote {len(keys)} partition(s) of {name} ({total_rows} rows) under {folder}")
+        single = len(keys) == 1
+        context.add_output_metadata(
+            {
+                "dagster/row_count": total_rows,
+                "dagster/column_schema": table_schema(first_schema),
+                "dagster/uri": stored[keys[0]].uri if single else folder,
+                "lake/bytes": sum(item.bytes for item in stored.values()),
+                "lake/partitions_written": len(keys),
+            }
+        )
+        if not single:
+            self._add_partition_metadata(context, frames, stored)
+
+    @staticmethod
+    def _add_partition_metadata(
+        context: dg.OutputContext, frames: Mapping[str, pl.DataFrame], stored: Mapping[str, StoredObject]
+    ) -> None:
+        """Record row count and URI on each partition's materialization of a range run."""
+        try:
+            step_context = context.step_context
+        except dg.DagsterInvariantViolationError:
+            return  # built outside a run (direct invocation): the output metadata is all there is
+        for key, frame in frames.items():
+            step_context.add_asset_metadata(
+                {
+                    "dagster/row_count": frame.height,
+                    "dagster/uri": stored[key].uri,
+                    "lake/bytes": stored[key].bytes,
+                },
+                asset_key=context.asset_key,
+                partition_key=key,
+            )
+
+    # ------------------------------------------------------------------------------------------ inputs
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | dict[str, pl.DataFrame]:
+        """Load a DataFrame (unpartitioned upstream) or a dict of the requested partitions."""
+        store = self.get_store()
+        source = context.upstream_output if context.upstream_output is not None else context
+        name = self._name(source)
+        metadata = context.definition_metadata or {}
+        columns = metadata.get(COLUMNS)
+        if not (context.has_asset_key and context.has_asset_partitions):
+            path = self.unpartitioned_path(source)
+            body = store.read(path)
+            if body is None:
+                raise MissingPartitionError(
+                    f"asset {name} has not been stored yet: {store.uri(path)} does not exist. "
+                    f"Fix: materialize {name} first."
+                )
+            return read_parquet_bytes(body, columns=columns)
+
+        keys = list(context.asset_partition_keys)
+        with ThreadPoolExecutor(max_workers=max(1, min(_IO_THREADS, len(keys)))) as pool:
+            bodies = dict(
+                zip(
+                    keys,
+                    pool.map(lambda key: store.read(self.partition_path(context, key)), keys),
+                    strict=True,
+                )
+            )
+        absent = [key for key in keys if bodies[key] is None]
+        if absent and not metadata.get(ALLOW_MISSING_PARTITIONS, False):
+            raise MissingPartitionError(
+                f"asset {name} has no stored partition(s) {_show(absent)} (looked for "
+                f"{store.uri(self.partition_path(context, absent[0]))}). Fix: materialize those partitions of "
+                f"{name} first (e.g. launch a backfill), or set AssetIn(metadata={{'{ALLOW_MISSING_PARTITIONS}': "
+                f"True}}) on input '{context.name}' if the asset handles gaps."
+            )
+        if absent:
+            context.log.warning(
+                f"Skipped missing partition(s) {_show(absent)} of {name} for input '{context.name}' "
+                f"({ALLOW_MISSING_PARTITIONS}=True)"
+            )
+        loaded = {
+            key: read_parquet_bytes(body, columns=columns) for key, body in bodies.items() if body is not None
+        }
+        context.log.debug(f"Loaded {len(loaded)} of {len(keys)} partition(s) of {name}")
+        return loaded

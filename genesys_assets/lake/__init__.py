@@ -1,0 +1,49 @@
+"""The data lake: deterministic Parquet encoding, S3 export objects and the store behind the I/O manager.
+
+No Dagster here: ``genesys_assets.io_manager`` and the export assets call these functions.
+
+* :mod:`genesys_assets.lake.parquet`: ``parquet_bytes`` / ``read_parquet_bytes`` with explicit schemas.
+* :mod:`genesys_assets.lake.s3_export`: export keys, checked single-PUT uploads, stray-key cleanup,
+  ``ExportError`` and its subclasses.
+* :mod:`genesys_assets.lake.storage`: local folder or S3 prefix behind one ``ObjectStore`` interface,
+  atomic local writes.
+"""
+
+from genesys_assets.lake.parquet import ParquetSchemaError, arrow_schema, parquet_bytes, read_parquet_bytes
+from genesys_assets.lake.s3_export import (
+    AccessDeniedError,
+    BucketNotFoundError,
+    ChecksumMismatchError,
+    CredentialsError,
+    EncryptionError,
+    EndpointError,
+    ExportedObject,
+    ExportError,
+    export_key,
+    put_object,
+    put_partition_object,
+)
+from genesys_assets.lake.storage import LocalStore, ObjectStore, S3Store, atomic_write, open_store
+
+__all__ = [
+    "AccessDeniedError",
+    "BucketNotFoundError",
+    "ChecksumMismatchError",
+    "CredentialsError",
+    "EncryptionError",
+    "EndpointError",
+    "ExportError",
+    "ExportedObject",
+    "LocalStore",
+    "ObjectStore",
+    "ParquetSchemaError",
+    "S3Store",
+    "arrow_schema",
+    "atomic_write",
+    "export_key",
+    "open_store",
+    "parquet_bytes",
+    "put_object",
+    "put_partition_object",
+    "read_parquet_bytes",
+]

@@ -1,0 +1,104 @@
+"""The export tables written to S3 (`schema.EXPORT_DAILY`, `schema.EXPORT_WEEKLY`).
+
+One schema per grain for every partition, DST days included: the instant (`interval_start`, UTC) plus the
+local reading of it (`local_date`, `local_time` "HH:MM", `utc_offset` "+01:00"), so a Hive-partitioned
+prefix reads as one table. Queue names come from the directory; an id the directory no longer lists (a
+deleted queue, a division the client cannot see) is named "unknown queue <id>". Counts without activity are
+0 and ratios over a zero denominator null, as in the tables they come from.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from genesys_assets import localtime
+from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, FILL_METHODS, KPI_MEASURES, UTC_US
+from genesys_assets.transforms.kpis import sum_or_null, with_ratios
+
+
+def _queue_names(queues: pl.DataFrame) -> pl.DataFrame:
+    return queues.select("queue_id", "queue_name").unique("queue_id", keep="first", maintain_order=True)
+
+
+def _with_queue_name(frame: pl.DataFrame, queues: pl.DataFrame) -> pl.DataFrame:
+    named = frame.join(_queue_names(queues), on="queue_id", how="left")
+    return named.with_columns(
+        queue_name=pl.coalesce(pl.col("queue_name"), pl.lit("unknown queue ") + pl.col("queue_id"))
+    )
+
+
+def _utc_offset(instant: pl.Expr, timezone: str) -> pl.Expr:
+    return instant.dt.convert_time_zone(timezone).dt.strftime("%:z")
+
+
+def export_daily(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    """`DAILY_KPIS` rows -> `EXPORT_DAILY`: queue name, local wall time and UTC offset of each interval.
+
+    Sorted by queue_id, media_type, interval_start.
+    """
+    localtime.zone(timezone)  # fail early with the timezone's own message
+    frame = _with_queue_name(daily, queues).with_columns(
+        local_time=pl.col("interval_start").dt.convert_time_zone(timezone).dt.strftime("%H:%M"),
+        utc_offset=_utc_offset(pl.col("interval_start"), timezone),
+    )
+    return (
+        frame.select(pl.col(name).cast(dtype) for name, dtype in EXPORT_DAILY.items())
+        .sort("queue_id", "media_type", "interval_start")
+        .match_to_schema(EXPORT_DAILY)
+    )
+
+
+def day_fill_method() -> pl.Expr:
+    """The least certain fill method among a group's rows (order of `schema.FILL_METHODS`).
+
+    A gap day can mix methods across intervals (linear here, carried there); its daily summary is labelled
+    with the weakest of them, so it never claims more certainty than its least certain interval.
+    """
+    rank = pl.col("fill_method").replace_strict(
+        list(FILL_METHODS), list(range(len(FILL_METHODS))), default=len(FILL_METHODS), return_dtype=pl.Int8
+    )
+    return pl.col("fill_method").sort_by(rank, descending=True).first().alias("fill_method")
+
+
+def _local_midnights(days: list[date], timezone: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"local_date": days, "interval_start": [localtime.local_midnight(day, timezone) for day in days]},
+        schema={"local_date": pl.Date, "interval_start": UTC_US},
+    )
+
+
+def export_weekly(
+    daily_rows_of_week: pl.DataFrame, weekly: pl.DataFrame, queues: pl.DataFrame, timezone: str
+) -> pl.DataFrame:
+    """`EXPORT_WEEKLY`: one row per queue x media type x local date of the week.
+
+    Each row holds the day's summed measures (null only when no interval of the day is known) with ratios
+    recomputed from them; `interval_start` is the local midnight instant and `utc_offset` its offset;
+    `is_interpolated`/`is_provisional` are true if any interval of the day is; `fill_method` is the day's
+    least certain method (`day_fill_method`); `days_observed`/`days_interpolated` come from the matching
+    `WEEKLY_KPIS` row. Sorted by queue_id, media_type, local_date.
+    """
+    localtime.zone(timezone)
+    days = daily_rows_of_week.group_by("queue_id", "media_type", "local_date").agg(
+        *[sum_or_null(m) for m in KPI_MEASURES],
+        pl.col("is_interpolated").any(),
+        pl.col("is_provisional").any(),
+        day_fill_method(),
+    )
+    days = with_ratios(days).with_columns(
+        week_start=pl.col("local_date") - pl.duration(days=pl.col("local_date").dt.weekday() - 1)
+    )
+    midnights = _local_midnights(days["local_date"].unique().sort().to_list(), timezone)
+    days = days.join(midnights, on="local_date", how="left").with_columns(
+        utc_offset=_utc_offset(pl.col("interval_start"), timezone)
+    )
+    counts = weekly.select("week_start", "queue_id", "media_type", "days_observed", "days_interpolated")
+    days = days.join(counts, on=["week_start", "queue_id", "media_type"], how="left")
+    frame = _with_queue_name(days, queues)
+    return (
+        frame.select(pl.col(name).cast(dtype) for name, dtype in EXPORT_WEEKLY.items())
+        .sort("queue_id", "media_type", "local_date")
+        .match_to_schema(EXPORT_WEEKLY)
+    )

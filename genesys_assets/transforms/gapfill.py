@@ -1,0 +1,235 @@
+"""The daily KPI table with gaps filled (`queue_kpis_daily`, `schema.DAILY_KPIS`).
+
+Zero activity is not a gap. A day whose flat KPI partition exists is *observed*, even with zero rows or
+all-zero measures: its values are exact. A day whose partition is absent (extraction failed or has not
+run) is a *gap*: each of its rows is estimated from the nearest observed days around it.
+
+Estimation of one gap row (queue x media type x local interval of the target day's grid):
+
+* The neighbours are the observed days of the window before and after the target day; the nearest one on
+  each side that has the row's local wall-clock interval is used (same queue, same media type). An
+  observed day is complete: a queue x media type without rows on it had no activity that day (a quiet
+  queue, a queue not created yet, an empty frame), so it offers zeros. Only a wall time that does not exist
+  on that local day (skipped by a spring-forward change) makes the day pass over to the next one.
+* Both sides -> `linear`: each count and sum is `before + (after - before) * (D - d_before) / (d_after -
+  d_before)`, computed exactly in integers and rounded to the nearest integer, halves upward.
+  Only one side -> `carried_forward` (from before) or `carried_backward` (from after): that day's values.
+  Neither side within the window -> `none`: measures null. Ratios are recomputed from the estimated
+  measures. Every row of a gap day has `is_interpolated` true.
+
+Wall-clock matching on DST days: a row is identified by its local start time (minutes after local midnight)
+and its occurrence (`fold`: 0, or 1 for the second pass through a repeated hour on a fall-back day).
+
+* A spring-forward target day (46 half-hours in America/New_York) has no rows for the skipped wall times,
+  so the neighbours' values for those times are not used.
+* A fall-back target day (50 half-hours) has each repeated wall time twice; both occurrences are estimated
+  from the neighbour's interval at that wall time (the same occurrence when the neighbour has it too).
+* A spring-forward neighbour has no interval at the skipped wall times, so for those rows it is passed over
+  and the next observed day on that side is used (or the row is carried from the other side). A fall-back
+  neighbour offers its first occurrence of a repeated time to a target that has that time once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Final
+
+import polars as pl
+
+from genesys_assets import localtime
+from genesys_assets.schema import DAILY_KPIS, INTERVAL_KPIS, KPI_MEASURES, UTC_US
+from genesys_assets.transforms.kpis import GRID_KEYS, with_ratios
+
+_MATCH_KEYS: Final[tuple[str, ...]] = ("queue_id", "media_type", "wall_minute", "fold")
+_JOIN_KEYS: Final[list[str]] = list(GRID_KEYS)
+
+
+def is_provisional(day: date, timezone: str, now: datetime, settle_hours: float) -> bool:
+    """True while Genesys may still restate the day: `now` is before the day's end plus the settle window."""
+    if now.tzinfo is None:
+        raise ValueError(f"now must be timezone-aware, got {now!r}.")
+    day_end = localtime.day_bounds(day, timezone)[1]
+    return now.astimezone(UTC) < day_end + timedelta(hours=settle_hours)
+
+
+def wall_clock(starts: Iterable[datetime], timezone: str) -> pl.DataFrame:
+    """interval_start -> wall_minute (local minutes after midnight) and fold (1 on a repeated wall time)."""
+    tz = localtime.zone(timezone)
+    unique = sorted(set(starts))
+    walls: list[int] = []
+    folds: list[int] = []
+    for instant in unique:
+        local = instant.astimezone(tz)
+        walls.append(local.hour * 60 + local.minute)
+        folds.append(local.fold)
+    return pl.DataFrame(
+        {"interval_start": unique, "wall_minute": walls, "fold": folds},
+        schema={"interval_start": UTC_US, "wall_minute": pl.Int32, "fold": pl.Int8},
+    )
+
+
+def _with_wall_clock(frame: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    table = wall_clock(frame["interval_start"].unique().to_list(), timezone)
+    return frame.join(table, on="interval_start", how="left")
+
+
+def _finish(frame: pl.DataFrame, *, interpolated: bool, provisional: bool) -> pl.DataFrame:
+    frame = with_ratios(frame).with_columns(
+        is_interpolated=pl.lit(interpolated),
+        is_provisional=pl.lit(provisional),
+    )
+    return (
+        frame.select(pl.col(name).cast(dtype) for name, dtype in DAILY_KPIS.items())
+        .sort("queue_id", "media_type", "interval_start")
+        .match_to_schema(DAILY_KPIS)
+    )
+
+
+def _observed(frame: pl.DataFrame, grid: pl.DataFrame, provisional: bool) -> pl.DataFrame:
+    """The observed day's exact rows plus zero rows for grid entries it does not have."""
+    observed = frame.select(INTERVAL_KPIS.names()).cast(dict(INTERVAL_KPIS))
+    missing = grid.select(_JOIN_KEYS).join(observed, on=_JOIN_KEYS, how="anti")
+    zeros = missing.with_columns(pl.lit(0, dtype=pl.Int64).alias(name) for name in KPI_MEASURES)
+    merged = pl.concat([observed.select([*_JOIN_KEYS, *KPI_MEASURES]), zeros], how="vertical")
+    merged = merged.with_columns(fill_method=pl.lit("observed"))
+    return _finish(merged, interpolated=False, provisional=provisional)
+
+
+def _nearest(neighbours: pl.DataFrame, *, before: bool) -> pl.DataFrame:
+    """Per match key, the measures of the nearest neighbour day on one side."""
+    side = neighbours.filter(pl.col("offset") < 0) if before else neighbours.filter(pl.col("offset") > 0)
+    nearest = pl.col("offset").max() if before else pl.col("offset").min()
+    return side.filter(pl.col("offset") == nearest.over(_MATCH_KEYS)).unique(_MATCH_KEYS, keep="first")
+
+
+def _neighbour_offer(
+    other: date,
+    frame: pl.DataFrame,
+    offset: int,
+    pairs: pl.DataFrame,
+    repeated: bool,
+    timezone: str,
+    minutes: int,
+) -> pl.DataFrame:
+    """What an observed day offers each target pair at each of its own wall-clock slots (absent rows: 0)."""
+    slots = wall_clock(localtime.interval_starts(other, timezone, minutes), timezone)
+    if repeated:
+        # A wall time the neighbour has once is offered to both occurrences of a repeated target time.
+        single = slots.filter((pl.col("fold") == 0) & (pl.len().over("wall_minute") == 1))
+        slots = pl.concat([slots, single.with_columns(fold=pl.lit(1, dtype=pl.Int8))])
+    values = frame.select("queue_id", "media_type", "interval_start", *KPI_MEASURES).cast(
+        {m: pl.Int64 for m in KPI_MEASURES}
+    )
+    return (
+        pairs.join(slots, how="cross")
+        .join(values, on=["queue_id", "media_type", "interval_start"], how="left")
+        .select(
+            pl.lit(offset, dtype=pl.Int32).alias("offset"),
+            *_MATCH_KEYS,
+            *[pl.col(m).fill_null(0) for m in KPI_MEASURES],
+        )
+    )
+
+
+def _estimate(
+    grid: pl.DataFrame,
+    window: Mapping[date, pl.DataFrame | None],
+    day: date,
+    timezone: str,
+    minutes: int,
+    provisional: bool,
+) -> pl.DataFrame:
+    target = _with_wall_clock(grid.select(_JOIN_KEYS), timezone)
+    pairs = grid.select("queue_id", "media_type").unique()
+    repeated = bool(target.filter(pl.col("fold") == 1).height)
+    parts = [
+        _neighbour_offer(other, frame, (other - day).days, pairs, repeated, timezone, minutes)
+        for other, frame in sorted(window.items(), key=lambda item: item[0])
+        if frame is not None and other != day
+    ]
+    neighbours = (
+        pl.concat(parts, how="vertical")
+        if parts
+        else pl.DataFrame(
+            schema={
+                "offset": pl.Int32,
+                "queue_id": pl.String,
+                "media_type": pl.String,
+                "wall_minute": pl.Int32,
+                "fold": pl.Int8,
+                **{m: pl.Int64 for m in KPI_MEASURES},
+            }
+        )
+    )
+    measures = list(KPI_MEASURES)
+    before = _nearest(neighbours, before=True).select(
+        *_MATCH_KEYS, pl.col("offset").alias("before_offset"), *[pl.col(m).alias(f"{m}__b") for m in measures]
+    )
+    after = _nearest(neighbours, before=False).select(
+        *_MATCH_KEYS, pl.col("offset").alias("after_offset"), *[pl.col(m).alias(f"{m}__a") for m in measures]
+    )
+    joined = target.join(before, on=_MATCH_KEYS, how="left").join(after, on=_MATCH_KEYS, how="left")
+    has_before = pl.col("before_offset").is_not_null()
+    has_after = pl.col("after_offset").is_not_null()
+    # Integer weights: days from the target to the other side's neighbour.
+    weight_b = pl.col("after_offset").cast(pl.Int64)
+    weight_a = -pl.col("before_offset").cast(pl.Int64)
+    span = weight_b + weight_a
+
+    def estimate(measure: str) -> pl.Expr:
+        b, a = pl.col(f"{measure}__b"), pl.col(f"{measure}__a")
+        linear = (2 * (b * weight_b + a * weight_a) + span) // (2 * span)
+        return (
+            pl.when(has_before & has_after)
+            .then(linear)
+            .when(has_before)
+            .then(b)
+            .when(has_after)
+            .then(a)
+            .otherwise(None)
+            .cast(pl.Int64)
+            .alias(measure)
+        )
+
+    method = (
+        pl.when(has_before & has_after)
+        .then(pl.lit("linear"))
+        .when(has_before)
+        .then(pl.lit("carried_forward"))
+        .when(has_after)
+        .then(pl.lit("carried_backward"))
+        .otherwise(pl.lit("none"))
+        .alias("fill_method")
+    )
+    estimated = joined.select(*_JOIN_KEYS, *[estimate(m) for m in measures], method)
+    return _finish(estimated, interpolated=True, provisional=provisional)
+
+
+def fill_day(
+    window: Mapping[date, pl.DataFrame | None],
+    day: date,
+    grid: pl.DataFrame,
+    *,
+    timezone: str,
+    interval_minutes: int,
+    now: datetime,
+    settle_hours: float,
+) -> pl.DataFrame:
+    """The `DAILY_KPIS` rows of one local day, observed or estimated.
+
+    `window` maps local days around `day` to their `INTERVAL_KPIS` frame; a day that is absent or maps to
+    None is a gap, a day mapped to a frame (even an empty one) is observed. `grid` is the expected grid of
+    `day` (`kpis.expected_grid`). Observed: the day's exact rows plus zero rows for grid entries the frame
+    lacks, `fill_method` "observed". Gap: one estimated row per grid entry (see the module docstring).
+    `is_provisional` is `now < end of day + settle_hours` for every row. Sorted by queue_id, media_type,
+    interval_start.
+    """
+    if interval_minutes <= 0:
+        raise ValueError(f"interval_minutes must be positive, got {interval_minutes}.")
+    provisional = is_provisional(day, timezone, now, settle_hours)
+    grid = grid.filter(pl.col("local_date") == day)
+    own = window.get(day)
+    if own is not None:
+        return _observed(own, grid, provisional)
+    return _estimate(grid, window, day, timezone, interval_minutes, provisional)

@@ -1,0 +1,61 @@
+"""The weekly KPI table (`queue_kpis_weekly`, `schema.WEEKLY_KPIS`) from the daily rows of one local week.
+
+A week's figures are the sums of its daily measures, and its ratios are recomputed from those sums: a
+week is never an average of daily or interval averages. Rows with null measures (gap rows that had no
+observed neighbour, fill method "none") add nothing; a measure is null only when no row of the week knows
+it. `days_observed` counts the local dates on which the queue x media type was observed,
+`days_interpolated` those on which it was estimated or left unknown (`is_interpolated`); days without rows
+count in neither. `is_provisional` is true if any row of the week is.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from genesys_assets.schema import KPI_MEASURES, WEEKLY_KPIS
+from genesys_assets.transforms.kpis import sum_or_null, with_ratios
+
+
+def check_week_rows(daily: pl.DataFrame, week_start: date) -> None:
+    """Raise ValueError if `week_start` is not a Monday or a row's local_date lies outside that week."""
+    if week_start.weekday() != 0:
+        raise ValueError(f"Weeks start on Monday; {week_start.isoformat()} is a {week_start:%A}.")
+    week_end = week_start + timedelta(days=7)
+    outside = daily.filter((pl.col("local_date") < week_start) | (pl.col("local_date") >= week_end))
+    if outside.height:
+        dates = ", ".join(d.isoformat() for d in outside["local_date"].unique().sort().to_list()[:5])
+        raise ValueError(
+            f"Daily rows for the week of {week_start.isoformat()} include other dates ({dates}); pass only "
+            "the rows of that week's seven local days."
+        )
+
+
+def weekly_kpis(daily: pl.DataFrame, week_start: date) -> pl.DataFrame:
+    """One `WEEKLY_KPIS` row per queue x media type present in the week's `DAILY_KPIS` rows.
+
+    Raises ValueError when `week_start` is not a Monday or rows fall outside the week. Sorted by queue_id,
+    media_type.
+    """
+    check_week_rows(daily, week_start)
+    weekly = daily.group_by("queue_id", "media_type").agg(
+        *[sum_or_null(m) for m in KPI_MEASURES],
+        pl.col("local_date")
+        .filter(~pl.col("is_interpolated"))
+        .n_unique()
+        .cast(pl.Int32)
+        .alias("days_observed"),
+        pl.col("local_date")
+        .filter(pl.col("is_interpolated"))
+        .n_unique()
+        .cast(pl.Int32)
+        .alias("days_interpolated"),
+        pl.col("is_provisional").any().alias("is_provisional"),
+    )
+    weekly = with_ratios(weekly).with_columns(week_start=pl.lit(week_start, dtype=pl.Date))
+    return (
+        weekly.select(pl.col(name).cast(dtype) for name, dtype in WEEKLY_KPIS.items())
+        .sort("queue_id", "media_type")
+        .match_to_schema(WEEKLY_KPIS)
+    )

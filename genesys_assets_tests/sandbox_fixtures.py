@@ -1,0 +1,181 @@
+"""Sandbox Genesys org fixtures: a running `SandboxServer` on 127.0.0.1 and a factory for custom ones.
+
+Import them into a test module or conftest (``from genesys_assets_tests.sandbox_fixtures import *``) and
+name them as test arguments:
+
+* ``sandbox`` (module scope): a small org (`DEFAULT_SANDBOX_CONFIG`: 4 queues, America/New_York, 2026).
+  Tests that change its knobs with ``sandbox.update(...)`` must put them back.
+* ``make_sandbox``: ``make_sandbox(**knobs)`` starts another server whose config is
+  `DEFAULT_SANDBOX_CONFIG` with the knobs changed; every server it started stops after the test.
+
+Helpers: :func:`sandbox_token` (a bearer token over HTTP), :func:`sandbox_http` (an httpx client with the
+token set), :func:`aggregates_body` (a pipeline-style aggregates query over local days),
+:func:`daily_measures` (an answer's buckets summed per queue x media type x local date in KPI names, to
+compare with ``sandbox.truth.daily_totals``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from genesys_assets.localtime import days_bounds, iso_interval
+from genesys_assets.sandbox import SandboxConfig, SandboxServer
+from genesys_assets.schema import AGGREGATE_METRICS
+
+__all__ = [
+    "AGGREGATES_PATH",
+    "DEFAULT_SANDBOX_CONFIG",
+    "JOBS_PATH",
+    "QUEUES_PATH",
+    "aggregates_body",
+    "daily_measures",
+    "make_sandbox",
+    "sandbox",
+    "sandbox_http",
+    "sandbox_token",
+]
+
+AGGREGATES_PATH = "/api/v2/analytics/conversations/aggregates/query"
+JOBS_PATH = "/api/v2/analytics/conversations/aggregates/jobs"
+QUEUES_PATH = "/api/v2/routing/queues"
+
+DEFAULT_SANDBOX_CONFIG = SandboxConfig(
+    seed=11,
+    queue_count=4,
+    timezone="America/New_York",
+    start_date=date(2026, 1, 1),
+    end_date=date(2026, 12, 31),
+    conversations_per_queue_day=40,
+)
+
+
+def sandbox_token(server: SandboxServer, client: httpx.Client | None = None) -> str:
+    """A fresh bearer token from the server's /oauth/token (client credentials, as the real login host)."""
+    http = client or httpx.Client(timeout=10)
+    try:
+        response = http.post(
+            f"{server.url}/oauth/token",
+            auth=(server.client_id, server.client_secret),
+            data={"grant_type": "client_credentials"},
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+    finally:
+        if client is None:
+            http.close()
+
+
+def sandbox_http(server: SandboxServer, *, timeout: float = 30.0) -> httpx.Client:
+    """An httpx client on the server's URL with a bearer token already set (close it after use)."""
+    token = sandbox_token(server)
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+
+
+def aggregates_body(
+    first: date,
+    last: date,
+    timezone: str,
+    *,
+    granularity: str | None = "PT30M",
+    queue_ids: Sequence[str] | None = None,
+    media_type: str | None = None,
+    metrics: Sequence[str] = AGGREGATE_METRICS,
+    group_by: Sequence[str] = ("queueId", "mediaType"),
+) -> dict[str, Any]:
+    """An aggregates query over local days first..last with local-midnight bounds, as the pipeline sends."""
+    start, end = days_bounds(first, last, timezone)
+    body: dict[str, Any] = {
+        "interval": iso_interval(start, end),
+        "timeZone": timezone,
+        "groupBy": list(group_by),
+        "metrics": list(metrics),
+    }
+    if granularity is not None:
+        body["granularity"] = granularity
+    predicates_filter: dict[str, Any] = {}
+    if queue_ids:
+        predicates_filter = {
+            "type": "and",
+            "clauses": [
+                {
+                    "type": "or",
+                    "predicates": [
+                        {"type": "dimension", "dimension": "queueId", "value": q} for q in queue_ids
+                    ],
+                }
+            ],
+        }
+    if media_type:
+        predicates_filter.setdefault("type", "and")
+        predicates_filter["predicates"] = [
+            {"type": "dimension", "dimension": "mediaType", "value": media_type}
+        ]
+    if predicates_filter:
+        body["filter"] = predicates_filter
+    return body
+
+
+# KPI measure <- (metric, stat), as in the module contracts.
+MEASURE_SOURCES: dict[str, tuple[str, str]] = {
+    "offered": ("nOffered", "count"),
+    "answered": ("tAnswered", "count"),
+    "abandoned": ("tAbandon", "count"),
+    "flow_out": ("tFlowOut", "count"),
+    "handle_count": ("tHandle", "count"),
+    "handle_sum_ms": ("tHandle", "sum"),
+    "talk_sum_ms": ("tTalkComplete", "sum"),
+    "hold_sum_ms": ("tHeldComplete", "sum"),
+    "acw_sum_ms": ("tAcw", "sum"),
+    "wait_sum_ms": ("tWait", "sum"),
+    "sl_numerator": ("oServiceLevel", "numerator"),
+    "sl_denominator": ("oServiceLevel", "denominator"),
+}
+
+
+def daily_measures(
+    results: Sequence[dict[str, Any]], timezone: str
+) -> dict[tuple[str, str, date], dict[str, int]]:
+    """Sum an aggregates answer's buckets per (queue id, media type, local date of the bucket start)."""
+    tz = ZoneInfo(timezone)
+    totals: dict[tuple[str, str, date], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(MEASURE_SOURCES, 0)
+    )
+    for result in results:
+        group = result["group"]
+        for bucket in result["data"]:
+            start = datetime.fromisoformat(bucket["interval"].split("/")[0].replace("Z", "+00:00"))
+            row = totals[(group["queueId"], group["mediaType"], start.astimezone(tz).date())]
+            stats = {m["metric"]: m["stats"] for m in bucket["metrics"]}
+            for measure, (metric, stat) in MEASURE_SOURCES.items():
+                if metric in stats:
+                    row[measure] += int(stats[metric][stat])
+    return dict(totals)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    """A running sandbox org with `DEFAULT_SANDBOX_CONFIG`, shared by the tests of one module."""
+    with SandboxServer(DEFAULT_SANDBOX_CONFIG) as server:
+        yield server
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[Callable[..., SandboxServer]]:
+    """Factory: ``make_sandbox(**knobs)`` starts a sandbox with `DEFAULT_SANDBOX_CONFIG` plus the knobs."""
+    servers: list[SandboxServer] = []
+
+    def factory(**knobs: Any) -> SandboxServer:
+        server = SandboxServer(DEFAULT_SANDBOX_CONFIG.replace(**knobs)).start()
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.stop()

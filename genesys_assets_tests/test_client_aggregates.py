@@ -1,0 +1,122 @@
+"""Typed calls against the sandbox org: the queue directory and range fetches (sync and async, DST)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genesys_assets.genesys import FetchProgress, GenesysClient, GenesysSettings
+from genesys_assets.localtime import iter_days, parse_iso_instant
+from genesys_assets.sandbox import SandboxServer
+from genesys_assets_tests.sandbox_fixtures import daily_measures, make_sandbox, sandbox
+
+FIXTURES = (make_sandbox, sandbox)  # pytest fixtures, requested by name below
+
+NY = "America/New_York"
+MakeSandbox = Callable[..., SandboxServer]
+
+
+def settings_for(server: SandboxServer, tmp_path: Path, **overrides: Any) -> GenesysSettings:
+    options: dict[str, Any] = {
+        "client_id": server.client_id,
+        "client_secret": server.client_secret,
+        "api_url": server.url,
+        "rate_limit_dir": str(tmp_path),
+        "requests_per_second": 1000.0,
+        "burst": 1000,
+        "job_poll_initial_s": 0.02,
+        "job_poll_max_s": 0.1,
+    }
+    options.update(overrides)
+    return GenesysSettings(**options)
+
+
+def test_queue_directory_reads_every_page(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    server = make_sandbox(queue_count=130, sl_percentage_scale=100.0)  # percentages sent as 80.0
+    with GenesysClient(settings_for(server, tmp_path)) as client:
+        queues = client.list_queues()
+        stats = client.stats
+    assert len(queues) == 130 == len({q.id for q in queues})
+    assert stats.api_calls == 2  # pages of 100
+    assert [q.id for q in queues] == sorted(q.id for q in queues)
+    for queue in queues:
+        truth = server.truth.queue(queue.id)
+        assert queue.name == truth.name and queue.division_id == truth.division_id
+        assert queue.media_types == truth.media_types  # analytics names, voice first
+        assert "call" not in queue.media_types
+        expected_target, expected_ms = truth.service_levels[queue.media_types[0]]
+        assert queue.service_level_target == pytest.approx(expected_target, abs=1e-4)
+        assert 0 <= (queue.service_level_target or 0) <= 1
+        assert queue.service_level_duration_ms == expected_ms
+        assert queue.date_created == truth.date_created
+
+
+def test_queue_filter_by_ids_reports_missing_ones(
+    sandbox: SandboxServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wanted = sandbox.truth.queue_ids()[:2]
+    caplog.set_level(logging.WARNING, logger="genesys_assets.genesys")
+    with GenesysClient(settings_for(sandbox, tmp_path)) as client:
+        queues = client.list_queues([*wanted, "no-such-queue", wanted[0]])
+    assert [q.id for q in queues] == sorted(wanted)
+    assert "no-such-queue" in caplog.text and "routing:queue:view" in caplog.text
+
+
+def test_sync_and_async_fetches_match_the_truth_across_dst(sandbox: SandboxServer, tmp_path: Path) -> None:
+    first, last = date(2026, 3, 1), date(2026, 3, 14)  # DST starts 2026-03-08 in New York
+    progress: list[FetchProgress] = []
+    with GenesysClient(settings_for(sandbox, tmp_path)) as client:
+        sync = client.fetch_aggregates(first, last, timezone=NY, on_progress=progress.append)
+        sync_calls = client.stats.api_calls
+        jobs = client.fetch_aggregates(first, last, timezone=NY, mode="async")
+    assert sync.mode == "sync" and len(sync.chunks) == 2 and sync.calls == sync_calls + 1  # + token call
+    assert jobs.mode == "async" and len(jobs.chunks) == 1
+    assert [(p.chunks_done, p.chunks_total) for p in progress] == [(1, 2), (2, 2)]
+    assert progress[-1].calls == 3 and progress[-1].http_429 == 0
+    assert "2/2 chunks done" in str(progress[-1])
+
+    dst_chunk = sync.chunks[1]
+    assert dst_chunk.first_day == date(2026, 3, 8)
+    assert dst_chunk.window_end - dst_chunk.window_start == timedelta(hours=7 * 24 - 1)
+    starts = {
+        parse_iso_instant(entry["interval"].split("/")[0])
+        for result in dst_chunk.results
+        for entry in result["data"]
+    }
+    assert all(dst_chunk.window_start <= start < dst_chunk.window_end for start in starts)
+    assert all((start - dst_chunk.window_start) % timedelta(minutes=30) == timedelta(0) for start in starts)
+    dst_day = [s for s in starts if s < dst_chunk.window_start + timedelta(hours=23)]
+    assert 0 < len(dst_day) <= 46  # the 23-hour day has 46 half hours
+
+    from_sync = daily_measures([r for chunk in sync.chunks for r in chunk.results], NY)
+    from_jobs = daily_measures([r for chunk in jobs.chunks for r in chunk.results], NY)
+    assert from_sync == from_jobs
+    queue_id = sandbox.truth.queue_ids()[0]
+    for day in iter_days(first, last):
+        expected = sandbox.truth.daily_totals(queue_id, "voice", day)
+        assert from_sync.get((queue_id, "voice", day), dict.fromkeys(expected, 0)) == expected
+
+
+def test_fetch_filters_queues_and_reads_paged_job_results(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    server = make_sandbox(queue_count=6, job_page_size=2)
+    wanted = server.truth.queue_ids()[:3]
+    with GenesysClient(settings_for(server, tmp_path, job_page_size=2)) as client:
+        fetch = client.fetch_aggregates(
+            date(2026, 4, 1),
+            date(2026, 4, 30),
+            timezone=NY,
+            granularity="PT1H",
+            queue_ids=wanted,
+            mode="async",
+        )
+        stats = client.stats
+    groups = [r["group"] for r in fetch.chunks[0].results]
+    assert {g["queueId"] for g in groups} == set(wanted)
+    pages = server.stats()["requests"]["job_results"]
+    assert pages == -(-len(groups) // 2) > 1  # every cursor page was read
+    assert fetch.calls == stats.total_calls

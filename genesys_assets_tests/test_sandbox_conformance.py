@@ -1,0 +1,204 @@
+"""The sandbox's answers have the real API's shape: the official SDK's models read them without loss.
+
+Each raw JSON answer is deserialised with `PureCloudPlatformClientV2.ApiClient().deserialize` into the model
+the SDK uses for that endpoint, serialised back with ``sanitize_for_serialization`` and compared with the
+raw JSON: a field the model does not know (misspelled, wrong nesting) or a value it cannot hold (an enum
+value outside the SDK's list, a wrong type) would make them differ. Importing the SDK takes seconds, so
+it is imported once, here only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from genesys_assets.sandbox import SandboxConfig, SandboxServer
+from genesys_assets_tests.sandbox_fixtures import (
+    AGGREGATES_PATH,
+    DEFAULT_SANDBOX_CONFIG,
+    JOBS_PATH,
+    QUEUES_PATH,
+    aggregates_body,
+    sandbox_http,
+)
+
+sdk = pytest.importorskip("PureCloudPlatformClientV2")
+
+NY = "America/New_York"
+_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+class _SdkResponse:
+    """The two things `ApiClient.deserialize` reads from an HTTP response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.data = response.text
+        self._headers = response.headers
+
+    def getheader(self, name: str) -> str | None:
+        return self._headers.get(name)
+
+
+def normalized(value: Any) -> Any:
+    """JSON value with ISO instants parsed (the SDK writes them back as +00:00 without milliseconds)."""
+    if isinstance(value, dict):
+        return {k: normalized(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalized(v) for v in value]
+    if isinstance(value, str) and _INSTANT.match(value):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+def round_trip(response: httpx.Response, model: str) -> Any:
+    """Deserialise into the SDK model, check nothing was lost or changed, return the model object."""
+    client = sdk.ApiClient()
+    obj = client.deserialize(_SdkResponse(response), model)
+    assert type(obj).__name__ == model
+    assert normalized(client.sanitize_for_serialization(obj)) == normalized(response.json())
+    return obj
+
+
+@pytest.fixture(scope="module")
+def org() -> Iterator[SandboxServer]:
+    config: SandboxConfig = DEFAULT_SANDBOX_CONFIG.replace(queue_count=6, job_polls=1, job_page_size=2)
+    with SandboxServer(config) as server:
+        yield server
+
+
+def test_token_answer(org: SandboxServer) -> None:
+    answer = httpx.post(
+        f"{org.url}/oauth/token",
+        auth=(org.client_id, org.client_secret),
+        data={"grant_type": "client_credentials"},
+        timeout=10,
+    )
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/json"
+    body = answer.json()
+    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert (
+        body["token_type"] == "bearer"
+        and body["expires_in"] == 86400
+        and isinstance(body["access_token"], str)
+    )
+
+
+def test_queue_listing_pages_are_queue_entity_listings(org: SandboxServer) -> None:
+    seen: list[str] = []
+    with sandbox_http(org) as http:
+        uri = f"{QUEUES_PATH}?pageSize=4&pageNumber=1"
+        for _ in range(5):
+            response = http.get(uri)
+            listing = round_trip(response, "QueueEntityListing")
+            for queue in listing.entities:
+                assert queue.media_settings.call.service_level.percentage is not None
+                assert queue.division.id and queue.date_created.tzinfo is not None
+            seen += [q.id for q in listing.entities]
+            if not listing.next_uri:
+                break
+            uri = listing.next_uri
+    assert listing.page_count == 2 and listing.total == 6
+    assert sorted(seen) == sorted(org.truth.queue_ids())
+
+
+def test_aggregates_answer_is_a_conversation_aggregate_query_response(org: SandboxServer) -> None:
+    with sandbox_http(org) as http:
+        response = http.post(AGGREGATES_PATH, json=aggregates_body(date(2026, 3, 7), date(2026, 3, 8), NY))
+    assert response.status_code == 200 and response.headers["ININ-Correlation-Id"]
+    answer = round_trip(response, "ConversationAggregateQueryResponse")
+    metrics = {m.metric for r in answer.results for d in r.data for m in d.metrics}
+    assert metrics == {
+        "nOffered",
+        "tAnswered",
+        "tAbandon",
+        "tFlowOut",
+        "tHandle",
+        "tTalkComplete",
+        "tHeldComplete",
+        "tAcw",
+        "tWait",
+        "nOverSla",
+        "oServiceLevel",
+    }
+    sl = next(
+        m.stats for r in answer.results for d in r.data for m in d.metrics if m.metric == "oServiceLevel"
+    )
+    assert 0 < sl.target < 1 and sl.denominator >= sl.numerator
+    assert all(d.interval.endswith(".000Z") for r in answer.results for d in r.data)
+
+
+def test_float_stats_round_trip(org: SandboxServer) -> None:
+    org.update(float_stats=True)
+    try:
+        with sandbox_http(org) as http:
+            response = http.post(
+                AGGREGATES_PATH, json=aggregates_body(date(2026, 3, 9), date(2026, 3, 9), NY)
+            )
+    finally:
+        org.update(float_stats=False)
+    assert '.0,"count"' in response.text or ".0}" in response.text
+    round_trip(response, "ConversationAggregateQueryResponse")
+
+
+def test_async_job_answers_match_sdk_models(org: SandboxServer) -> None:
+    body = aggregates_body(date(2026, 3, 2), date(2026, 3, 4), NY)
+    with sandbox_http(org) as http:
+        created = http.post(JOBS_PATH, json=body)
+        job_id = round_trip(created, "AsyncQueryResponse").job_id
+        states = []
+        for _ in range(5):
+            status = round_trip(http.get(f"{JOBS_PATH}/{job_id}"), "AsyncQueryStatus")
+            states.append(status.state)
+            if status.state == "FULFILLED":
+                break
+        assert states == ["QUEUED", "FULFILLED"] and status.completion_date >= status.submission_date
+        cursor, pages = None, 0
+        for _ in range(50):
+            page = round_trip(
+                http.get(f"{JOBS_PATH}/{job_id}/results", params={"cursor": cursor} if cursor else None),
+                "ConversationAsyncAggregateQueryResponse",
+            )
+            pages += 1
+            assert len(page.results) <= 2
+            cursor = page.cursor
+            if not cursor:
+                break
+    assert pages > 1
+
+
+@pytest.mark.parametrize(
+    ("knobs", "request_kind", "status", "code"),
+    [
+        ({}, "bad_granularity", 400, "bad.request"),
+        ({}, "no_token", 401, "authentication.required"),
+        ({"permissions": ["routing:queue:view"]}, "query", 403, "missing.permissions"),
+        ({"fault_script": ["429"]}, "query", 429, "too.many.requests"),
+        ({"fault_script": ["503"]}, "query", 503, "service.unavailable"),
+        ({}, "unknown_job", 404, "not.found"),
+    ],
+)
+def test_error_answers_are_error_bodies(
+    org: SandboxServer, knobs: dict[str, Any], request_kind: str, status: int, code: str
+) -> None:
+    body = aggregates_body(date(2026, 3, 2), date(2026, 3, 2), NY)
+    with sandbox_http(org) as http:
+        org.update(**knobs)
+        try:
+            if request_kind == "bad_granularity":
+                response = http.post(AGGREGATES_PATH, json={**body, "granularity": "PT7X"})
+            elif request_kind == "no_token":
+                response = httpx.get(f"{org.url}{QUEUES_PATH}")
+            elif request_kind == "unknown_job":
+                response = http.get(f"{JOBS_PATH}/00000000-0000-4000-8000-000000000000")
+            else:
+                response = http.post(AGGREGATES_PATH, json=body)
+        finally:
+            org.update(permissions=list(SandboxConfig().permissions), fault_script=[])
+    error = round_trip(response, "ErrorBody")
+    assert (response.status_code, error.status, error.code) == (status, status, code)
+    assert error.context_id == response.headers["ININ-Correlation-Id"] and error.message

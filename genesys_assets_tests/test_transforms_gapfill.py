@@ -1,0 +1,256 @@
+"""Daily table with gaps filled: observed days, linear / carried / none estimates, DST wall-clock matching."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from genesys_assets import localtime
+from genesys_assets.schema import DAILY_KPIS, INTERVAL_KPIS, KPI_MEASURES, KPI_RATIOS, QUEUES
+from genesys_assets.transforms.gapfill import fill_day, is_provisional
+from genesys_assets.transforms.kpis import expected_grid, with_ratios
+
+NY = "America/New_York"
+BERLIN = "Europe/Berlin"
+LATE = datetime(2027, 1, 1, tzinfo=UTC)  # long after every test day: nothing provisional
+
+
+def directory(*queue_ids: str) -> pl.DataFrame:
+    n = len(queue_ids)
+    return pl.DataFrame(
+        {
+            "queue_id": list(queue_ids),
+            "queue_name": [f"Queue {q}" for q in queue_ids],
+            "division_id": ["d1"] * n,
+            "division_name": ["Home"] * n,
+            "media_types": [["voice"]] * n,
+            "service_level_target": [0.8] * n,
+            "service_level_duration_ms": [20000] * n,
+            "date_created": [None] * n,
+        },
+        schema=QUEUES,
+    )
+
+
+def wall_value(tz: str) -> pl.Expr:
+    """Local wall time as HHMM, plus 10000 on the second pass through a repeated hour."""
+    local = pl.col("interval_start").dt.convert_time_zone(tz)
+    hhmm = local.dt.hour().cast(pl.Int64) * 100 + local.dt.minute().cast(pl.Int64)
+    offset = local.dt.base_utc_offset() + local.dt.dst_offset()
+    second_pass = offset < offset.max().over("queue_id", "local_date", hhmm)
+    return hhmm + pl.when(second_pass).then(10000).otherwise(0)
+
+
+def kpi_day(
+    day: date, offered: int | pl.Expr, tz: str = NY, queues: tuple[str, ...] = ("q1",), minutes: int = 30
+) -> pl.DataFrame:
+    """An INTERVAL_KPIS frame of one day: offered as given, answered = offered // 2, handle = answered."""
+    grid = expected_grid(directory(*queues), [day], tz, minutes)
+    offered_expr = offered if isinstance(offered, pl.Expr) else pl.lit(offered, dtype=pl.Int64)
+    frame = grid.with_columns(offered_expr.cast(pl.Int64).alias("offered")).with_columns(
+        answered=pl.col("offered") // 2,
+        abandoned=pl.col("offered") // 4,
+        flow_out=pl.lit(0, dtype=pl.Int64),
+        handle_count=pl.col("offered") // 2,
+        handle_sum_ms=pl.col("offered") // 2 * 300_000,
+        talk_sum_ms=pl.col("offered") * 100_000,
+        hold_sum_ms=pl.lit(0, dtype=pl.Int64),
+        acw_sum_ms=pl.col("offered") * 10_000,
+        wait_sum_ms=pl.col("offered") * 1_000,
+        sl_numerator=pl.col("offered") // 3,
+        sl_denominator=pl.col("offered") // 2 + pl.col("offered") // 4,
+    )
+    return with_ratios(frame).select(pl.col(n).cast(t) for n, t in INTERVAL_KPIS.items())
+
+
+def fill(
+    window: dict[date, pl.DataFrame | None],
+    day: date,
+    tz: str = NY,
+    queues: tuple[str, ...] = ("q1",),
+    now: datetime = LATE,
+    settle_hours: float = 72,
+) -> pl.DataFrame:
+    grid = expected_grid(directory(*queues), [day], tz, 30)
+    out = fill_day(window, day, grid, timezone=tz, interval_minutes=30, now=now, settle_hours=settle_hours)
+    assert out.schema == DAILY_KPIS
+    return out
+
+
+def at_wall(frame: pl.DataFrame, tz: str, hhmm: str) -> pl.DataFrame:
+    local = pl.col("interval_start").dt.convert_time_zone(tz).dt.strftime("%H:%M")
+    return frame.filter(local == hhmm).sort("interval_start")
+
+
+D = date(2026, 6, 10)
+
+
+def test_observed_day_is_exact() -> None:
+    own = kpi_day(D, wall_value(NY))
+    out = fill({D: own, D - timedelta(days=1): kpi_day(D - timedelta(days=1), 99)}, D)
+    assert out.height == 48
+    assert out.select(INTERVAL_KPIS.names()).equals(own.sort("queue_id", "media_type", "interval_start"))
+    assert set(out["fill_method"]) == {"observed"}
+    assert not out["is_interpolated"].any()
+
+
+def test_observed_day_without_rows_is_zero_activity_not_a_gap() -> None:
+    empty = pl.DataFrame(schema=INTERVAL_KPIS)
+    out = fill({D: empty, D - timedelta(days=1): kpi_day(D - timedelta(days=1), 50)}, D)
+    assert out.height == 48
+    assert out.select(pl.sum_horizontal(KPI_MEASURES).sum()).item() == 0
+    assert out.select(pl.min_horizontal(pl.col(KPI_RATIOS).null_count())).item() == 48
+    assert set(out["fill_method"]) == {"observed"} and not out["is_interpolated"].any()
+
+
+def test_observed_day_gets_zero_rows_for_grid_entries_it_lacks() -> None:
+    own = kpi_day(D, 7, queues=("q1",))
+    out = fill({D: own}, D, queues=("q1", "q2"))
+    per_queue = out.group_by("queue_id").agg(pl.len(), pl.col("offered").sum()).sort("queue_id")
+    assert per_queue.rows() == [("q1", 48, 7 * 48), ("q2", 48, 0)]
+
+
+def test_linear_estimate_between_nearest_observed_days() -> None:
+    window: dict[date, pl.DataFrame | None] = {
+        D - timedelta(days=2): kpi_day(D - timedelta(days=2), 1000),  # farther: not used
+        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 10),
+        D + timedelta(days=1): None,  # gap
+        D + timedelta(days=2): kpi_day(D + timedelta(days=2), 40),
+    }
+    out = fill(window, D)
+    assert out.height == 48
+    assert set(out["fill_method"]) == {"linear"} and out["is_interpolated"].all()
+    row = out.row(0, named=True)
+    assert row["offered"] == 20  # 10 + (40 - 10) * 1/3
+    assert row["answered"] == 10  # 5 + (20 - 5) * 1/3
+    assert row["handle_sum_ms"] == 3_000_000
+    # ratios come from the estimated measures
+    assert row["answer_rate"] == pytest.approx(10 / 20)
+    assert row["aht_s"] == pytest.approx(3_000_000 / 10 / 1000)
+    # the second gap day sits two thirds of the way
+    assert fill(window, D + timedelta(days=1))["offered"].unique().to_list() == [30]
+
+
+def test_linear_rounds_halves_upward() -> None:
+    window = {
+        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 1),
+        D + timedelta(days=1): kpi_day(D + timedelta(days=1), 2),
+    }
+    out = fill(window, D)
+    assert out["offered"].unique().to_list() == [2]  # 1.5 -> 2
+    assert out["answered"].unique().to_list() == [1]  # 0 and 1 -> 0.5 -> 1
+    flipped = {
+        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 2),
+        D + timedelta(days=1): kpi_day(D + timedelta(days=1), 1),
+    }
+    assert fill(flipped, D)["offered"].unique().to_list() == [2]
+
+
+def test_carried_forward_backward_and_none() -> None:
+    before = {D - timedelta(days=3): kpi_day(D - timedelta(days=3), 12)}
+    after = {D + timedelta(days=2): kpi_day(D + timedelta(days=2), 8)}
+    forward = fill(before, D)
+    assert set(forward["fill_method"]) == {"carried_forward"} and forward["offered"].unique().to_list() == [
+        12
+    ]
+    backward = fill(after, D)
+    assert set(backward["fill_method"]) == {"carried_backward"} and backward[
+        "offered"
+    ].unique().to_list() == [8]
+    nothing = fill({D - timedelta(days=1): None}, D)
+    assert nothing.height == 48
+    assert set(nothing["fill_method"]) == {"none"} and nothing["is_interpolated"].all()
+    assert nothing.select(pl.min_horizontal(pl.col([*KPI_MEASURES, *KPI_RATIOS]).null_count())).item() == 48
+
+
+def test_zero_activity_neighbour_pulls_estimate_down() -> None:
+    quiet = pl.DataFrame(schema=INTERVAL_KPIS)  # observed, no activity at all
+    window = {D - timedelta(days=1): quiet, D + timedelta(days=1): kpi_day(D + timedelta(days=1), 10)}
+    out = fill(window, D)
+    assert set(out["fill_method"]) == {"linear"}
+    assert out["offered"].unique().to_list() == [5]
+    # a queue missing from an observed neighbour had no activity there: zeros, not "carried"
+    window = {
+        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 4, queues=("q1",)),
+        D + timedelta(days=1): kpi_day(D + timedelta(days=1), 4, queues=("q1", "q2")),
+    }
+    out = fill(window, D, queues=("q1", "q2"))
+    assert out.group_by("queue_id").agg(pl.col("offered").max()).sort("queue_id").rows() == [
+        ("q1", 4),
+        ("q2", 2),
+    ]
+    assert set(out["fill_method"]) == {"linear"}
+
+
+def test_gap_on_fall_back_day_estimates_both_passes_of_repeated_hour() -> None:
+    day = date(2026, 11, 1)
+    window = {
+        day - timedelta(days=1): kpi_day(day - timedelta(days=1), wall_value(NY)),
+        day + timedelta(days=1): kpi_day(day + timedelta(days=1), wall_value(NY) + 2),
+    }
+    out = fill(window, day)
+    assert out.height == 50
+    assert set(out["fill_method"]) == {"linear"}
+    assert at_wall(out, NY, "01:00")["offered"].to_list() == [101, 101]  # (100 + 102) / 2 twice
+    assert at_wall(out, NY, "01:30")["offered"].to_list() == [131, 131]
+    assert at_wall(out, NY, "23:30")["offered"].to_list() == [2331]
+
+
+def test_gap_on_spring_forward_day_has_no_skipped_wall_times() -> None:
+    day = date(2026, 3, 8)
+    window = {
+        day - timedelta(days=1): kpi_day(day - timedelta(days=1), wall_value(NY)),
+        day + timedelta(days=1): kpi_day(day + timedelta(days=1), wall_value(NY)),
+    }
+    out = fill(window, day)
+    assert out.height == 46
+    assert at_wall(out, NY, "02:00").height == 0
+    assert at_wall(out, NY, "01:30")["offered"].to_list() == [130]
+    assert at_wall(out, NY, "03:00")["offered"].to_list() == [300]
+
+
+def test_spring_forward_neighbour_is_passed_over_for_skipped_times() -> None:
+    day = date(2026, 3, 9)
+    short = day - timedelta(days=1)  # 2026-03-08: no 02:00 or 02:30
+    after = {day + timedelta(days=1): kpi_day(day + timedelta(days=1), wall_value(NY))}
+    out = fill({short: kpi_day(short, wall_value(NY)), **after}, day)
+    assert at_wall(out, NY, "02:00")["fill_method"].to_list() == ["carried_backward"]
+    assert at_wall(out, NY, "03:00")["fill_method"].to_list() == ["linear"]
+    earlier = day - timedelta(days=2)
+    out = fill(
+        {earlier: kpi_day(earlier, wall_value(NY) + 30), short: kpi_day(short, wall_value(NY)), **after}, day
+    )
+    two = at_wall(out, NY, "02:00").row(0, named=True)
+    assert two["fill_method"] == "linear"
+    assert two["offered"] == 210  # 230 two days before, 200 one day after: 230 - 30 / 3
+
+
+def test_fall_back_neighbour_offers_its_first_pass() -> None:
+    day = date(2026, 11, 2)
+    long_day = day - timedelta(days=1)
+    out = fill({long_day: kpi_day(long_day, wall_value(NY))}, day)
+    assert out.height == 48
+    assert at_wall(out, NY, "01:00")["offered"].to_list() == [100]  # not 10100 (second pass)
+    assert set(out["fill_method"]) == {"carried_forward"}
+
+
+def test_berlin_fall_back_gap() -> None:
+    day = date(2026, 10, 25)  # 03:00 CEST -> 02:00 CET: 02:00 and 02:30 twice
+    window = {day - timedelta(days=1): kpi_day(day - timedelta(days=1), wall_value(BERLIN), tz=BERLIN)}
+    out = fill(window, day, tz=BERLIN)
+    assert out.height == 50
+    assert at_wall(out, BERLIN, "02:30")["offered"].to_list() == [230, 230]
+    assert out["local_date"].unique().to_list() == [day]
+
+
+def test_provisional_until_settled() -> None:
+    day_end = localtime.day_bounds(D, NY)[1]
+    frame = {D: kpi_day(D, 1)}
+    assert fill(frame, D, now=day_end + timedelta(hours=71, minutes=59))["is_provisional"].all()
+    assert not fill(frame, D, now=day_end + timedelta(hours=72))["is_provisional"].any()
+    assert is_provisional(D, NY, day_end - timedelta(hours=1), 0)
+    assert fill({}, D, now=day_end)["is_provisional"].all()
+    with pytest.raises(ValueError, match="timezone-aware"):
+        is_provisional(D, NY, datetime(2026, 6, 10), 72)
