@@ -7,6 +7,7 @@ Configuration comes from the environment (see README.md): Genesys credentials an
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
@@ -16,33 +17,41 @@ from genesys_assets.assets import export, extract, kpis
 from genesys_assets.genesys.resource import GenesysResource
 from genesys_assets.io_manager import PartitionedParquetIOManager
 from genesys_assets.resources import S3ExportResource
+from genesys_assets.settings import SettingsError
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
 
 
-s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+def _env_number(name: str, default: str, kind: type[int] | type[float]) -> Any:
+    text = _env(name, default)
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        raise SettingsError(
+            f"{name}={text!r} is not a positive {kind.__name__}; set it like {name}={default}."
+        )
+    return value
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([extract, kpis, export]),
-    asset_checks=checks.ALL_CHECKS,
-    jobs=[schedules.daily_job, schedules.weekly_job, schedules.gap_refill_job, schedules.directory_job],
-    schedules=[
-        schedules.genesys_daily_schedule,
-        schedules.genesys_weekly_schedule,
-        schedules.genesys_directory_schedule,
-    ],
-    sensors=[schedules.gap_refill_sensor, schedules.partition_failure_sensor],
-    resources={
+
+def resources_from_env() -> dict[str, Any]:
+    """The resources of the code location, configured from the process environment (see README.md)."""
+    s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    return {
         "genesys": GenesysResource(
             client_id=dg.EnvVar("GENESYS_CLIENT_ID"),
             client_secret=dg.EnvVar("GENESYS_CLIENT_SECRET"),
             region=_env("GENESYS_REGION", "mypurecloud.com"),
             api_url=os.environ.get("GENESYS_API_URL") or None,
             login_url=os.environ.get("GENESYS_LOGIN_URL") or None,
-            requests_per_second=float(_env("GENESYS_REQUESTS_PER_SECOND", "5")),
-            burst=int(_env("GENESYS_BURST", "10")),
+            requests_per_second=_env_number("GENESYS_REQUESTS_PER_SECOND", "5", float),
+            burst=_env_number("GENESYS_BURST", "10", int),
+            timeout_s=_env_number("GENESYS_TIMEOUT_S", "30", float),
+            max_attempts=_env_number("GENESYS_MAX_ATTEMPTS", "6", int),
+            max_retry_seconds=_env_number("GENESYS_MAX_RETRY_SECONDS", "120", float),
         ),
         "io_manager": PartitionedParquetIOManager(base_dir=_env("GENESYS_LAKE_DIR", "data/lake")),
         "export_s3": S3ExportResource(
@@ -53,5 +62,20 @@ defs = dg.Definitions(
             kms_key_id=os.environ.get("EXPORT_S3_KMS_KEY_ID") or None,
             compression=_env("EXPORT_PARQUET_COMPRESSION", "snappy"),
         ),
-    },
+    }
+
+
+ASSETS = dg.load_assets_from_modules([extract, kpis, export])
+
+defs = dg.Definitions(
+    assets=ASSETS,
+    asset_checks=checks.ALL_CHECKS,
+    jobs=[schedules.daily_job, schedules.weekly_job, schedules.gap_refill_job, schedules.directory_job],
+    schedules=[
+        schedules.genesys_daily_schedule,
+        schedules.genesys_weekly_schedule,
+        schedules.genesys_directory_schedule,
+    ],
+    sensors=[schedules.gap_refill_sensor, schedules.partition_failure_sensor],
+    resources=resources_from_env(),
 )

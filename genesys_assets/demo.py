@@ -9,10 +9,12 @@ Everything listens on 127.0.0.1 only. The Dagster instance lives in `.dagster_ho
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
 import sys
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +42,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _quiet() -> None:
+    """Keep the demo's output to the pipeline: no per-request S3 log lines, no beta/preview notices."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*(beta|preview).*", category=Warning)
+    warnings.filterwarnings("ignore", message="Found asset job named", category=UserWarning)
+
+
 def _start_s3() -> tuple[ThreadedMotoServer, str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -47,10 +56,28 @@ def _start_s3() -> tuple[ThreadedMotoServer, str]:
     return server, f"http://{host}:{port}"
 
 
+# The demo instance: telemetry off, at most two runs at once, one Genesys API step at a time across runs.
+DEMO_INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+    tag_concurrency_limits:
+      - key: genesys/api
+        limit: 1
+  pools:
+    default_limit: 1
+"""
+
+
 def _configure_environment(
     args: argparse.Namespace, sandbox: SandboxServer, s3_url: str, start: date
 ) -> None:
-    Path(args.dagster_home).mkdir(parents=True, exist_ok=True)
+    home = Path(args.dagster_home)
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
     os.environ.update(
         {
             "DAGSTER_HOME": args.dagster_home,
@@ -133,6 +160,7 @@ def figures_table(s3_url: str) -> pl.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
+    _quiet()
     today = datetime.now(UTC).astimezone(zone(args.timezone)).date()
     start = today - timedelta(days=max(args.days, 7) + 28)
     config = SandboxConfig(

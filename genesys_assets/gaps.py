@@ -44,8 +44,9 @@ def plan_refills(
     """Daily keys whose `queue_kpis_daily` partition must be re-materialized, in date order.
 
     `recorded_sources` maps each materialized daily key to the sources its estimate used, or None when the
-    day was observed at that time. Keys before the first observed day are not gaps yet (the history has not
-    been loaded), and a gap with no observed day within the window on either side has nothing to estimate from.
+    day was observed at that time. Keys before the first or after the last observed day are not gaps (that
+    history has not been loaded yet; a failed latest day shows as a failed run, not as an estimate), and a gap
+    with no observed day within the window on either side has nothing to estimate from.
     """
     observed = sorted(date.fromisoformat(k) for k in observed_keys)
     if not observed:
@@ -54,7 +55,7 @@ def plan_refills(
     refills = []
     for key in sorted(partition_keys):
         day = date.fromisoformat(key)
-        if day < observed[0]:
+        if day < observed[0] or day > observed[-1]:
             continue
         recorded = recorded_sources.get(key, "missing")
         if day in observed_set:

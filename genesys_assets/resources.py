@@ -1,7 +1,5 @@
 """Dagster resources of the project that are not the Genesys client: the S3 export writer."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 import dagster as dg

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import dagster as dg
 
 from genesys_assets import gaps
@@ -113,7 +111,7 @@ def _recorded_sources(instance: dg.DagsterInstance) -> dict[str, gaps.Sources | 
             if materialization is None or materialization.partition in recorded:
                 continue
             entry = materialization.metadata.get("estimate_sources")
-            sources = json.loads(entry.value).get(materialization.partition) if entry is not None else None
+            sources = entry.value.get(materialization.partition) if entry is not None else None
             recorded[materialization.partition] = tuple(sources) if sources else None
         if not page.has_more:
             break

@@ -1,7 +1,5 @@
 """Export assets: the pivoted daily and weekly tables written to S3 as Hive-partitioned Parquet."""
 
-from __future__ import annotations
-
 from datetime import date
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """Assets that call the Genesys Cloud API: the queue directory and the raw conversation aggregates."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 import dagster as dg

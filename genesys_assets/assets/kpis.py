@@ -1,7 +1,5 @@
 """KPI tables: the flat interval grid, the daily table with gaps filled, and the weekly rollup."""
 
-from __future__ import annotations
-
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -88,7 +86,6 @@ def queue_kpis_daily(
             grid,
             timezone=SETTINGS.timezone,
             interval_minutes=SETTINGS.interval_minutes,
-            window_days=SETTINGS.gap_window_days,
             now=now,
             settle_hours=SETTINGS.settle_hours,
         )

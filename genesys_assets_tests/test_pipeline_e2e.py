@@ -1,0 +1,215 @@
+"""The asset chain end to end through real Dagster runs, a real sandbox org over HTTP and a real S3 API.
+
+Figures are compared with totals computed independently from the sandbox's generated conversations
+(`sandbox.truth`), never with the pipeline's own output.
+"""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import polars as pl
+
+from genesys_assets import schedules
+from genesys_assets.definitions import defs
+from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, KPI_MEASURES
+from genesys_assets_tests.pipeline_fixtures import Pipeline
+
+# The local week of the 2026 fall-back change in America/New_York (Sunday 1 November has 25 hours).
+DST_WEEK = "2026-10-26"
+DST_DAYS = [date(2026, 10, 26) + timedelta(days=i) for i in range(7)]
+FALL_BACK = date(2026, 11, 1)
+
+
+def _checks_passed(result: dg.ExecuteInProcessResult, *, blocking_only: bool = False) -> dict[str, bool]:
+    evaluations = [
+        event.event_specific_data  # the AssetCheckEvaluation
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    return {
+        e.check_name: e.passed
+        for e in evaluations
+        if not blocking_only or e.severity == dg.AssetCheckSeverity.ERROR
+    }
+
+
+def _daily_sums(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per queue x media type x local date, the measures summed over the intervals, zero rows dropped."""
+    return (
+        frame.group_by("local_date", "queue_id", "media_type")
+        .agg(pl.col(m).sum() for m in KPI_MEASURES)
+        .filter(pl.any_horizontal(pl.col(m) != 0 for m in KPI_MEASURES))
+        .sort("local_date", "queue_id", "media_type")
+    )
+
+
+def _truth(pipeline: Pipeline, first: date, last: date) -> pl.DataFrame:
+    return pipeline.sandbox.truth.daily_frame(first, last).sort("local_date", "queue_id", "media_type")
+
+
+def test_dst_week_chain_equals_the_generated_conversations(pipeline: Pipeline) -> None:
+    pipeline.directory()
+    daily = pipeline.daily((DST_DAYS[0].isoformat(), DST_DAYS[-1].isoformat()))
+    assert daily.success
+    checks = _checks_passed(daily)
+    assert checks["raw_data_contract"] and checks["interval_grid_complete"] and checks["daily_kpi_contract"]
+    weekly = pipeline.weekly(DST_WEEK)
+    assert weekly.success and _checks_passed(weekly)["weekly_equals_daily_sum"]
+
+    frames = {day: pipeline.export_frame("daily", day.isoformat()) for day in DST_DAYS}
+    for frame in frames.values():
+        assert frame.schema == EXPORT_DAILY  # one schema for every partition, the 25-hour day included
+    queue_media = frames[FALL_BACK].select("queue_id", "media_type").unique().height
+    assert queue_media > 0
+    assert frames[FALL_BACK].height == queue_media * 50
+    assert frames[DST_DAYS[0]].height == queue_media * 48
+    repeated = frames[FALL_BACK].filter(pl.col("local_time") == "01:30")
+    assert sorted(set(repeated["utc_offset"])) == ["-04:00", "-05:00"]
+
+    exported = _daily_sums(pl.concat(frames.values()))
+    truth = _truth(pipeline, DST_DAYS[0], DST_DAYS[-1])
+    assert exported.height == truth.height > 0
+    assert exported.select(truth.columns).equals(truth)
+    # KPIs computed from the truth: service level of the whole week and AHT of one busy queue-day.
+    week = truth.select(pl.col(m).sum() for m in KPI_MEASURES).row(0, named=True)
+    exported_sl = (
+        pl.concat(frames.values())
+        .select(pl.col("sl_numerator").sum() / pl.col("sl_denominator").sum())
+        .item()
+    )
+    assert exported_sl == week["sl_numerator"] / week["sl_denominator"]
+    assert not pl.concat(frames.values())["is_interpolated"].any()
+    assert set(pl.concat(frames.values())["fill_method"]) == {"observed"}
+
+    weekly_frame = pipeline.export_frame("weekly", DST_WEEK)
+    assert weekly_frame.schema == EXPORT_WEEKLY
+    assert _daily_sums(weekly_frame).select(truth.columns).equals(truth)
+    assert set(weekly_frame["days_observed"]) == {7}
+
+    export_event = next(
+        e
+        for e in daily.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("queue_export_daily")
+    )
+    metadata = export_event.materialization.metadata
+    assert metadata["dagster/row_count"].value > 0
+    assert str(metadata["s3_uri"].value).startswith(f"s3://{pipeline.bucket}/lake/queue_export/grain=daily/")
+    raw_event = next(
+        e
+        for e in daily.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("raw_queue_aggregates")
+    )
+    assert raw_event.materialization.metadata["api_calls"].value >= 1
+    assert raw_event.materialization.metadata["http_429"].value == 0
+
+
+def test_rerun_and_range_runs_leave_byte_identical_objects(pipeline: Pipeline) -> None:
+    pipeline.directory()
+    first, last = "2026-10-12", "2026-10-16"
+    ranged = pipeline.daily((first, last))
+    before = pipeline.s3_objects()
+    assert len(before) == 5
+    key = pipeline.export_key("daily", "2026-10-14")
+    tags_before = pipeline.object_tags(key)
+
+    single = pipeline.daily("2026-10-14")  # the same partition materialized alone, in a new run
+    after = pipeline.s3_objects()
+    assert after.keys() == before.keys()  # no stray keys
+    assert after == before  # byte for byte, the range-materialized and the single-run object
+    tags_after = pipeline.object_tags(key)
+    assert tags_before.pop("run_id") == ranged.run_id
+    assert tags_after.pop("run_id") == single.run_id
+    assert (
+        tags_after
+        == tags_before
+        == {
+            "schema_version": "1",
+            "grain": "daily",
+            "partition": "2026-10-14",
+        }
+    )
+    head = pipeline.s3().head_object(Bucket=pipeline.bucket, Key=key)
+    assert head["ServerSideEncryption"] == "AES256"
+
+
+def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
+    outage = date(2026, 10, 14)
+    pipeline: Pipeline = make_pipeline(outage_days={outage})
+    pipeline.directory()
+    assert pipeline.daily(("2026-10-12", "2026-10-13")).success
+    failed = pipeline.daily(outage.isoformat(), raise_on_error=False)
+    assert not failed.success
+    assert pipeline.daily(("2026-10-15", "2026-10-16")).success
+
+    # The gap-refill sensor plans the missing day's estimate (and its week's rollup).
+    context = dg.build_sensor_context(instance=pipeline.instance, definitions=defs)
+    requests = list(schedules.gap_refill_sensor(context))
+    assert [r.partition_key for r in requests if r.job_name == schedules.gap_refill_job.name] == [
+        "2026-10-14"
+    ]
+    pipeline.daily(outage.isoformat(), assets=schedules.GAP_ASSETS)
+
+    estimated = pipeline.export_frame("daily", outage.isoformat())
+    assert estimated["is_interpolated"].all()
+    assert set(estimated["fill_method"]) == {"linear"}
+    before = _daily_sums(pipeline.export_frame("daily", "2026-10-13"))
+    after = _daily_sums(pipeline.export_frame("daily", "2026-10-15"))
+    gap = _daily_sums(estimated)
+    joined = before.join(after, on=["queue_id", "media_type"], suffix="_after").join(
+        gap, on=["queue_id", "media_type"], suffix="_gap"
+    )
+    # Linear between the neighbours, interval by interval, so the day's sum lies between theirs.
+    for measure in ("offered", "handle_sum_ms"):
+        low = pl.min_horizontal(measure, f"{measure}_after")
+        high = pl.max_horizontal(measure, f"{measure}_after")
+        assert joined.filter(~pl.col(f"{measure}_gap").is_between(low - 48, high + 48)).is_empty()
+
+    # The outage ends; the day is backfilled and comes out exact with its flags cleared.
+    pipeline.sandbox.update(outage_days=frozenset())
+    assert pipeline.daily(outage.isoformat()).success
+    exact = pipeline.export_frame("daily", outage.isoformat())
+    assert not exact["is_interpolated"].any()
+    assert set(exact["fill_method"]) == {"observed"}
+    assert (
+        _daily_sums(exact)
+        .select(_truth(pipeline, outage, outage).columns)
+        .equals(_truth(pipeline, outage, outage))
+    )
+    # Nothing is stale any more: the sensor has no further refills.
+    assert isinstance(
+        next(
+            iter(
+                schedules.gap_refill_sensor(
+                    dg.build_sensor_context(instance=pipeline.instance, definitions=defs)
+                )
+            ),
+            None,
+        ),
+        dg.SkipReason | None,
+    )
+
+
+def test_restated_values_are_picked_up_by_the_lookback(pipeline: Pipeline) -> None:
+    pipeline.directory()
+    days = ("2026-10-19", "2026-10-21")
+    pipeline.daily(days)
+    restated = date(2026, 10, 20)
+    original = _daily_sums(pipeline.export_frame("daily", restated.isoformat()))
+
+    pipeline.sandbox.update(restated_days={restated: 1})
+    pipeline.daily(days)  # what the daily schedule's lookback run does
+    refreshed = _daily_sums(pipeline.export_frame("daily", restated.isoformat()))
+    truth = _truth(pipeline, restated, restated)
+    assert not refreshed.equals(original)
+    assert refreshed.select(truth.columns).equals(truth)
+
+
+def test_daily_schedule_requests_the_lookback_range_as_one_run() -> None:
+    tick = datetime(2026, 11, 23, 2, 30, tzinfo=ZoneInfo("America/New_York"))
+    request = schedules.genesys_daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-11-20"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-11-22"
+    weekly = schedules.genesys_weekly_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert isinstance(weekly, dg.RunRequest) and weekly.partition_key == "2026-11-16"
