@@ -75,5 +75,17 @@ def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
     return figures
 
 
+def record_partition_figures(
+    context: dg.AssetExecutionContext,
+    frames: Mapping[str, pl.DataFrame],
+    extra: Mapping[str, Mapping[str, dg.MetadataValue]] | None = None,
+) -> None:
+    """Put each partition's own figures on its materialization, so plots over partitions stay true in a
+    range run (one run, many partitions) as in a single-partition run."""
+    for key, frame in frames.items():
+        figures = {**kpi_figures(frame), **(extra or {}).get(key, {})}
+        context.add_asset_metadata(figures, partition_key=key)
+
+
 def frames_row_count(frames: Mapping[str, pl.DataFrame]) -> int:
     return sum(frame.height for frame in frames.values())

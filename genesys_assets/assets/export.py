@@ -6,22 +6,29 @@ import dagster as dg
 import polars as pl
 
 from genesys_assets.assets.common import GROUP_EXPORT, OWNERS, column_schema, kpi_figures
+from genesys_assets.lake.s3_export import ExportedObject
 from genesys_assets.partitions import SETTINGS, daily_partitions, weekly_partitions
 from genesys_assets.resources import S3ExportResource
 from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY
 from genesys_assets.transforms import export
 
 
-def _written_metadata(objects: list, frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
-    first = objects[0]
-    return {
-        "dagster/uri": dg.MetadataValue.text(first.uri if len(objects) == 1 else f"{len(objects)} objects"),
-        "s3_uri": dg.MetadataValue.url(first.uri) if len(objects) == 1 else dg.MetadataValue.text(first.uri),
-        "s3_bytes": dg.MetadataValue.int(sum(o.bytes for o in objects)),
-        "sha256": dg.MetadataValue.text(first.sha256_b64),
-        "dagster/row_count": dg.MetadataValue.int(frame.height),
-        **kpi_figures(frame),
-    }
+def _record_object(
+    context: dg.AssetExecutionContext, key: str, written: ExportedObject, frame: pl.DataFrame
+) -> None:
+    """The partition's own S3 object and figures on its materialization (also in a range run)."""
+    context.add_asset_metadata(
+        {
+            "dagster/uri": dg.MetadataValue.text(written.uri),
+            "s3_uri": dg.MetadataValue.url(written.uri),
+            "s3_bytes": dg.MetadataValue.int(written.bytes),
+            "sha256": dg.MetadataValue.text(written.sha256_b64),
+            "dagster/row_count": dg.MetadataValue.int(frame.height),
+            **kpi_figures(frame),
+        },
+        partition_key=key,
+    )
+    context.log.info(f"wrote {written.uri} ({written.bytes} bytes, {frame.height} rows)")
 
 
 @dg.asset(
@@ -43,16 +50,17 @@ def queue_export_daily(
     The schema is the same for every partition, DST days included (timezone-aware `interval_start` plus
     `local_date`, `local_time`, `utc_offset`), so the whole prefix reads as one table in DuckDB, Athena or Spark.
     """
-    objects, frames = [], []
+    total_bytes = 0
     for key, daily in sorted(queue_kpis_daily.items()):
         frame = export.export_daily(daily, genesys_queues, SETTINGS.timezone)
-        objects.append(export_s3.write(frame, EXPORT_DAILY, "daily", key, run_id=context.run_id))
-        frames.append(frame)
-        context.log.info(f"wrote {objects[-1].uri} ({objects[-1].bytes} bytes, {frame.height} rows)")
+        written = export_s3.write(frame, EXPORT_DAILY, "daily", key, run_id=context.run_id)
+        _record_object(context, key, written, frame)
+        total_bytes += written.bytes
     return dg.MaterializeResult(
         metadata={
-            **_written_metadata(objects, pl.concat(frames)),
             "dagster/column_schema": column_schema(EXPORT_DAILY),
+            "run_objects": dg.MetadataValue.int(len(queue_kpis_daily)),
+            "run_s3_bytes": dg.MetadataValue.int(total_bytes),
         }
     )
 
@@ -74,17 +82,18 @@ def queue_export_weekly(
     """One row per queue x media type x local date of the week, with the week's `days_observed` and
     `days_interpolated`, written to `s3://BUCKET/PREFIX/queue_export/grain=weekly/week=YYYY-MM-DD/part-0.parquet`.
     """
-    objects, frames = [], []
+    total_bytes = 0
     for week_key, weekly in sorted(queue_kpis_weekly.items()):
         monday = date.fromisoformat(week_key)
         days = [f for k, f in queue_kpis_daily.items() if 0 <= (date.fromisoformat(k) - monday).days < 7]
         frame = export.export_weekly(pl.concat(days), weekly, genesys_queues, SETTINGS.timezone)
-        objects.append(export_s3.write(frame, EXPORT_WEEKLY, "weekly", week_key, run_id=context.run_id))
-        frames.append(frame)
-        context.log.info(f"wrote {objects[-1].uri} ({objects[-1].bytes} bytes, {frame.height} rows)")
+        written = export_s3.write(frame, EXPORT_WEEKLY, "weekly", week_key, run_id=context.run_id)
+        _record_object(context, week_key, written, frame)
+        total_bytes += written.bytes
     return dg.MaterializeResult(
         metadata={
-            **_written_metadata(objects, pl.concat(frames)),
             "dagster/column_schema": column_schema(EXPORT_WEEKLY),
+            "run_objects": dg.MetadataValue.int(len(queue_kpis_weekly)),
+            "run_s3_bytes": dg.MetadataValue.int(total_bytes),
         }
     )

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from genesys_assets import gaps
-from genesys_assets.assets.common import GROUP_KPIS, OWNERS, kpi_figures
+from genesys_assets.assets.common import GROUP_KPIS, OWNERS, record_partition_figures
 from genesys_assets.partitions import (
     SETTINGS,
     daily_partitions,
@@ -46,8 +46,8 @@ def queue_interval_kpis(
         )
         for day, raw in _by_day(raw_queue_aggregates).items()
     }
-    combined = pl.concat(list(frames.values()))
-    return dg.Output(frames, metadata=kpi_figures(combined))
+    record_partition_figures(context, frames)
+    return dg.Output(frames)
 
 
 @dg.asset(
@@ -89,17 +89,20 @@ def queue_kpis_daily(
             now=now,
             settle_hours=SETTINGS.settle_hours,
         )
-    combined = pl.concat(list(frames.values()))
     sources = {
         key: None
         if key in queue_interval_kpis
         else gaps.estimate_sources(date.fromisoformat(key), observed, SETTINGS.gap_window_days)
         for key in frames
     }
+    record_partition_figures(
+        context,
+        frames,
+        {key: {"is_gap_day": dg.MetadataValue.bool(sources[key] is not None)} for key in frames},
+    )
     return dg.Output(
         frames,
         metadata={
-            **kpi_figures(combined),
             "gap_days": dg.MetadataValue.int(sum(1 for s in sources.values() if s is not None)),
             "estimate_sources": dg.MetadataValue.json(sources),
             "settle_hours": dg.MetadataValue.int(SETTINGS.settle_hours),
@@ -128,11 +131,12 @@ def queue_kpis_weekly(
         monday = date.fromisoformat(week_key)
         rows = [frame for day, frame in daily.items() if 0 <= (day - monday).days < 7]
         frames[week_key] = weekly.weekly_kpis(pl.concat(rows), monday)
-    combined = pl.concat(list(frames.values()))
-    return dg.Output(
+    record_partition_figures(
+        context,
         frames,
-        metadata={
-            **kpi_figures(combined),
-            "days_interpolated": dg.MetadataValue.int(int(combined["days_interpolated"].max() or 0)),
+        {
+            key: {"days_interpolated": dg.MetadataValue.int(int(frame["days_interpolated"].max() or 0))}
+            for key, frame in frames.items()
         },
     )
+    return dg.Output(frames)
