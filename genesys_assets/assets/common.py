@@ -14,30 +14,6 @@ GROUP_RAW = "genesys_raw"
 GROUP_KPIS = "queue_kpis"
 GROUP_EXPORT = "lake_export"
 
-_DAGSTER_TYPES = {
-    pl.String: "string",
-    pl.Int64: "int64",
-    pl.Int32: "int32",
-    pl.Float64: "float64",
-    pl.Boolean: "bool",
-    pl.Date: "date",
-}
-
-
-def column_schema(schema: pl.Schema, descriptions: Mapping[str, str] | None = None) -> dg.TableSchema:
-    """A Dagster table schema for a polars schema, shown in the asset's Overview tab."""
-    descriptions = descriptions or {}
-    columns = []
-    for name, dtype in schema.items():
-        type_name = _DAGSTER_TYPES.get(dtype.base_type(), str(dtype))
-        if isinstance(dtype, pl.Datetime):
-            type_name = f"timestamp[{dtype.time_unit}, {dtype.time_zone}]"
-        elif isinstance(dtype, pl.List):
-            type_name = f"list<{_DAGSTER_TYPES.get(dtype.inner.base_type(), str(dtype.inner))}>"
-        columns.append(dg.TableColumn(name=name, type=type_name, description=descriptions.get(name)))
-    return dg.TableSchema(columns=columns)
-
-
 def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
     """Totals an analyst plots over partitions: offered, answered, service level, interpolated share.
 

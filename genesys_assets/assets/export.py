@@ -5,7 +5,8 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from genesys_assets.assets.common import GROUP_EXPORT, OWNERS, column_schema, kpi_figures
+from genesys_assets.assets.common import GROUP_EXPORT, OWNERS, kpi_figures
+from genesys_assets.io_manager import table_schema
 from genesys_assets.lake.s3_export import ExportedObject
 from genesys_assets.partitions import SETTINGS, daily_partitions, weekly_partitions
 from genesys_assets.resources import S3ExportResource
@@ -58,7 +59,7 @@ def queue_export_daily(
         total_bytes += written.bytes
     return dg.MaterializeResult(
         metadata={
-            "dagster/column_schema": column_schema(EXPORT_DAILY),
+            "dagster/column_schema": table_schema(EXPORT_DAILY),
             "run_objects": dg.MetadataValue.int(len(queue_kpis_daily)),
             "run_s3_bytes": dg.MetadataValue.int(total_bytes),
         }
@@ -92,7 +93,7 @@ def queue_export_weekly(
         total_bytes += written.bytes
     return dg.MaterializeResult(
         metadata={
-            "dagster/column_schema": column_schema(EXPORT_WEEKLY),
+            "dagster/column_schema": table_schema(EXPORT_WEEKLY),
             "run_objects": dg.MetadataValue.int(len(queue_kpis_weekly)),
             "run_s3_bytes": dg.MetadataValue.int(total_bytes),
         }

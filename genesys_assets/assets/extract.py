@@ -1,11 +1,13 @@
 """Assets that call the Genesys Cloud API: the queue directory and the raw conversation aggregates."""
 
+import time
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
 from genesys_assets.assets.common import GENESYS_POOL, GROUP_RAW, OWNERS, frames_row_count
+from genesys_assets.genesys import FetchProgress
 from genesys_assets.genesys.resource import GenesysResource
 from genesys_assets.partitions import SETTINGS, daily_partitions, partition_days
 from genesys_assets.schema import AGGREGATE_METRICS
@@ -64,8 +66,12 @@ def raw_queue_aggregates(
     days = partition_days(context)
     extracted_at = datetime.now(UTC)
 
-    def report(progress: object) -> None:
-        context.log.info(str(progress))
+    started = time.monotonic()
+
+    def report(progress: FetchProgress) -> None:
+        elapsed = time.monotonic() - started
+        left = elapsed / progress.chunks_done * (progress.chunks_total - progress.chunks_done)
+        context.log.info(f"{progress}; {elapsed:.1f} s elapsed, about {left:.0f} s left")
 
     with genesys.get_client(context.log) as client:
         fetch = client.fetch_aggregates(
@@ -78,17 +84,22 @@ def raw_queue_aggregates(
             on_progress=report,
         )
         stats = client.stats
-    chunks = [
-        parse_aggregate_results(
-            chunk.results,
-            window_start=chunk.window_start,
-            window_end=chunk.window_end,
-            interval_minutes=SETTINGS.interval_minutes,
-            timezone=SETTINGS.timezone,
-            extracted_at=extracted_at,
+    chunks = []
+    for number, chunk in enumerate(fetch.chunks, start=1):
+        chunks.append(
+            parse_aggregate_results(
+                chunk.results,
+                window_start=chunk.window_start,
+                window_end=chunk.window_end,
+                interval_minutes=SETTINGS.interval_minutes,
+                timezone=SETTINGS.timezone,
+                extracted_at=extracted_at,
+            )
         )
-        for chunk in fetch.chunks
-    ]
+        context.log.info(
+            f"Flattened chunk {number}/{len(fetch.chunks)} ({chunk.first_day}..{chunk.last_day}): "
+            f"{chunks[-1].height} metric rows"
+        )
     frames = split_by_local_date(pl.concat(chunks) if chunks else None, days)
     return dg.Output(
         frames,
