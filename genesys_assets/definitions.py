@@ -37,6 +37,13 @@ def _env_number(name: str, default: str, kind: type[int] | type[float]) -> Any:
     return value
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    text = _env(name, default)
+    if text not in choices:
+        raise SettingsError(f"{name}={text!r} is not supported; set it to one of {', '.join(choices)}.")
+    return text
+
+
 def resources_from_env() -> dict[str, Any]:
     """The resources of the code location, configured from the process environment (see README.md)."""
     s3 = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
@@ -58,9 +65,9 @@ def resources_from_env() -> dict[str, Any]:
             s3=s3,
             bucket=dg.EnvVar("EXPORT_S3_BUCKET"),
             prefix=_env("EXPORT_S3_PREFIX", "genesys"),
-            sse=_env("EXPORT_S3_SSE", "AES256"),
+            sse=_env_choice("EXPORT_S3_SSE", "AES256", ("AES256", "aws:kms")),
             kms_key_id=os.environ.get("EXPORT_S3_KMS_KEY_ID") or None,
-            compression=_env("EXPORT_PARQUET_COMPRESSION", "snappy"),
+            compression=_env_choice("EXPORT_PARQUET_COMPRESSION", "snappy", ("snappy", "zstd")),
         ),
     }
 

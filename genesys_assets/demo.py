@@ -3,12 +3,17 @@
     python -m genesys_assets.demo              # UI at http://127.0.0.1:3000 (Ctrl+C stops everything)
     python -m genesys_assets.demo --headless   # materialize, print the S3 objects and figures, exit 0
 
+`--genesys-url`, `--client-id` and `--client-secret` point the demo at an org that is already running (a
+sandbox started with `python -m genesys_assets.sandbox`, with its own knobs); `--s3-endpoint-url` at an S3
+endpoint of your own. `--client-secret` alone sets the secret the built-in sandbox accepts.
+
 Everything listens on 127.0.0.1 only. The Dagster instance lives in `.dagster_home/` so runs survive restarts.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -20,6 +25,7 @@ from pathlib import Path
 
 import boto3
 import polars as pl
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from genesys_assets.localtime import zone
@@ -39,6 +45,23 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timezone", default="Europe/Berlin", help="the org's IANA timezone")
     parser.add_argument("--port", type=int, default=3000, help="Dagster UI port (default 3000)")
     parser.add_argument("--dagster-home", default=str(REPO / ".dagster_home"), help="Dagster instance folder")
+    parser.add_argument("--client-id", default="sandbox-client", help="OAuth client id the pipeline uses")
+    parser.add_argument(
+        "--client-secret",
+        default="sandbox-secret",
+        help="OAuth client secret the pipeline uses; the built-in sandbox accepts only this one",
+    )
+    parser.add_argument(
+        "--genesys-url",
+        default=None,
+        help="API and login URL of a running org (e.g. `python -m genesys_assets.sandbox`) instead of the "
+        "built-in sandbox; it must accept --client-id/--client-secret and use --timezone",
+    )
+    parser.add_argument(
+        "--s3-endpoint-url",
+        default=None,
+        help="an S3 endpoint to write to (AWS credentials from the environment) instead of a local moto S3",
+    )
     return parser.parse_args(argv)
 
 
@@ -72,31 +95,48 @@ concurrency:
 
 
 def _configure_environment(
-    args: argparse.Namespace, sandbox: SandboxServer, s3_url: str, start: date
+    args: argparse.Namespace, genesys_url: str, s3_url: str, start: date, *, local_s3: bool
 ) -> None:
     home = Path(args.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text(DEMO_INSTANCE_YAML)
+    if local_s3:
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "demo",
+                "AWS_SECRET_ACCESS_KEY": "demo",  # moto accepts any key; never a real credential
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }
+        )
     os.environ.update(
         {
             "DAGSTER_HOME": args.dagster_home,
-            "GENESYS_CLIENT_ID": sandbox.client_id,
-            "GENESYS_CLIENT_SECRET": sandbox.client_secret,
-            "GENESYS_API_URL": sandbox.url,
-            "GENESYS_LOGIN_URL": sandbox.url,
+            "GENESYS_CLIENT_ID": args.client_id,
+            "GENESYS_CLIENT_SECRET": args.client_secret,
+            "GENESYS_API_URL": genesys_url,
+            "GENESYS_LOGIN_URL": genesys_url,
             "GENESYS_TIMEZONE": args.timezone,
             "GENESYS_START_DATE": start.isoformat(),
             "GENESYS_LAKE_DIR": str(Path(args.dagster_home) / "lake"),
             "EXPORT_S3_BUCKET": BUCKET,
             "EXPORT_S3_PREFIX": "genesys",
             "AWS_ENDPOINT_URL": s3_url,
-            "AWS_ACCESS_KEY_ID": "demo",
-            "AWS_SECRET_ACCESS_KEY": "demo",  # moto accepts any key; never a real credential
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
         }
     )
+
+
+def _create_bucket(s3_url: str) -> None:
+    """The demo bucket on the S3 endpoint (an existing one is kept)."""
+    try:
+        boto3.client("s3", endpoint_url=s3_url).create_bucket(Bucket=BUCKET)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in (
+            "BucketAlreadyOwnedByYou",
+            "BucketAlreadyExists",
+        ):
+            raise
 
 
 def materialize_recent(days: int) -> list[str]:
@@ -164,15 +204,27 @@ def main(argv: list[str] | None = None) -> int:
     today = datetime.now(UTC).astimezone(zone(args.timezone)).date()
     start = today - timedelta(days=max(args.days, 7) + 28)
     config = SandboxConfig(
-        queue_count=args.queues, timezone=args.timezone, start_date=start - timedelta(days=7), end_date=today
+        queue_count=args.queues,
+        timezone=args.timezone,
+        start_date=start - timedelta(days=7),
+        end_date=today,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
     )
-    s3_server, s3_url = _start_s3()
-    with SandboxServer(config) as sandbox:
-        _configure_environment(args, sandbox, s3_url, start)
-        boto3.client("s3", endpoint_url=s3_url).create_bucket(Bucket=BUCKET)
-        print(
-            f"demo: sandbox Genesys org at {sandbox.url}, local S3 at {s3_url}, bucket {BUCKET}", flush=True
-        )
+    with contextlib.ExitStack() as stack:
+        local_s3 = args.s3_endpoint_url is None
+        if local_s3:
+            s3_server, s3_url = _start_s3()
+            stack.callback(s3_server.stop)
+        else:
+            s3_url = args.s3_endpoint_url
+        if args.genesys_url:
+            genesys_url, where = args.genesys_url.rstrip("/"), "Genesys org"
+        else:
+            genesys_url, where = stack.enter_context(SandboxServer(config)).url, "sandbox Genesys org"
+        _configure_environment(args, genesys_url, s3_url, start, local_s3=local_s3)
+        _create_bucket(s3_url)
+        print(f"demo: {where} at {genesys_url}, S3 at {s3_url}, bucket {BUCKET}", flush=True)
         uris = materialize_recent(args.days)
         print("demo: S3 objects written:")
         for uri in uris:
@@ -180,7 +232,6 @@ def main(argv: list[str] | None = None) -> int:
         with pl.Config(tbl_rows=60, tbl_cols=12, tbl_width_chars=140):
             print(figures_table(s3_url))
         if args.headless:
-            s3_server.stop()
             return 0
         print(f"demo: Dagster UI on http://127.0.0.1:{args.port} (Ctrl+C to stop)", flush=True)
         ui = subprocess.Popen(
@@ -203,8 +254,6 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             ui.send_signal(signal.SIGINT)
             return ui.wait()
-        finally:
-            s3_server.stop()
 
 
 if __name__ == "__main__":

@@ -116,6 +116,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                 sse=self.s3_sse,  # type: ignore[arg-type]
                 kms_key_id=self.s3_kms_key_id,
                 bucket_setting="the bucket in the I/O manager's base_dir",
+                location_setting="the I/O manager's base_dir (GENESYS_LAKE_DIR in this project's definitions)",
             )
         return self._store
 

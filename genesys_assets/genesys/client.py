@@ -14,6 +14,7 @@ no SDK is imported at run time. Assets get a client from `resource.GenesysResour
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -200,6 +201,12 @@ class GenesysClient:
 
     # --- raw calls -----------------------------------------------------------------------------------
 
+    def _bearer(self, sent: list[str]) -> dict[str, str]:
+        """The Authorization header with a token valid for at least the refresh margin; records the token."""
+        token = self._tokens.token()
+        sent.append(token)
+        return {"Authorization": f"Bearer {token}"}
+
     def request(
         self,
         method: str,
@@ -212,23 +219,26 @@ class GenesysClient:
     ) -> Any:
         """One authenticated API call (retried per the transport rules); the parsed JSON answer.
 
-        A 401 triggers one token refresh and one more attempt; a second 401 is `CredentialsRejected`.
+        The bearer token is read before every attempt, so retries after long backoffs renew a token that
+        is about to expire instead of sending it again. A 401 triggers one token refresh and one more
+        attempt; a second 401 is `CredentialsRejected`.
         """
         url = f"{self.hosts.api_url}{path}"
         for refreshed in (False, True):
-            token = self._tokens.token()
+            sent: list[str] = []
             try:
                 answer = self._transport.request(
                     method,
                     url,
-                    headers={"Authorization": f"Bearer {token}"},
+                    headers_factory=functools.partial(self._bearer, sent),
                     params=params,
                     json_body=json_body,
                     permission=permission,
                     hint=hint,
                 )
             except Unauthorized as exc:
-                self._tokens.invalidate(token)
+                if sent:
+                    self._tokens.invalidate(sent[-1])
                 if refreshed:
                     raise CredentialsRejected(
                         f"{exc} A freshly issued token was refused too: check that the OAuth client is "

@@ -184,6 +184,7 @@ class Transport:
         *,
         kind: Kind = "api",
         headers: Mapping[str, str] | None = None,
+        headers_factory: Callable[[], Mapping[str, str]] | None = None,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         form: Mapping[str, str] | None = None,
@@ -195,6 +196,9 @@ class Transport:
 
         ``permission`` names the permission the route needs (used when a 403 body does not name it);
         ``hint`` is appended to server-error messages (e.g. how to shrink an aggregates query).
+        ``headers_factory`` is called before every attempt and its headers are added to ``headers``: the
+        client passes its bearer token this way, so a retry that comes after a long backoff sends a token
+        that is still valid instead of the one the first attempt used.
         """
         content: bytes | None = None
         all_headers = dict(headers or {})
@@ -204,13 +208,14 @@ class Transport:
         what = f"{method} {httpx.URL(url).path}"
 
         def attempt() -> ApiResponse:
+            attempt_headers = {**all_headers, **headers_factory()} if headers_factory else all_headers
             self.limiter.acquire()
             self.counters.add("token_calls" if kind == "token" else "api_calls")
             try:
                 response = self.http.request(
                     method,
                     url,
-                    headers=all_headers,
+                    headers=attempt_headers,
                     params=params,
                     content=content,
                     data=form,

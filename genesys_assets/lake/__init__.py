@@ -23,7 +23,14 @@ from genesys_assets.lake.s3_export import (
     put_object,
     put_partition_object,
 )
-from genesys_assets.lake.storage import LocalStore, ObjectStore, S3Store, atomic_write, open_store
+from genesys_assets.lake.storage import (
+    LakeStorageError,
+    LocalStore,
+    ObjectStore,
+    S3Store,
+    atomic_write,
+    open_store,
+)
 
 __all__ = [
     "AccessDeniedError",
@@ -34,6 +41,7 @@ __all__ = [
     "EndpointError",
     "ExportError",
     "ExportedObject",
+    "LakeStorageError",
     "LocalStore",
     "ObjectStore",
     "ParquetSchemaError",

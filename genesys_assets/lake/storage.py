@@ -6,7 +6,9 @@ Paths inside the store are relative, ``/``-separated (``queue_kpis_daily/2026-11
 
 * Local writes are atomic: the bytes go to a temporary file in the target folder, are flushed to disk,
   and replace the target with ``os.replace``; a failed write leaves the previous file intact and no
-  temporary file behind.
+  temporary file behind. A process killed mid-write (SIGKILL, power loss) can leave its hidden
+  ``.<name>.<host>.<pid>.<random>.tmp`` file; readers never see it, and the next successful write of the
+  same file removes such leftovers of processes on this host that no longer run.
 * S3 writes are one checked ``PutObject`` each (SHA-256 checksum, server-side encryption), which S3
   applies atomically: readers see the old object or the new one, never a mix.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,15 +82,57 @@ def relative_path(parts: list[str] | tuple[str, ...], file_name: str) -> str:
     return "/".join([*(path_segment(part) for part in parts), file_name])
 
 
+# This host in temporary file names (dots replaced, so the name splits on dots).
+TEMP_HOST_TAG = path_segment(socket.gethostname() or "host").replace(".", "_")
+
+
+def _temp_prefix(path: Path) -> str:
+    """Prefix of this process's temporary files for ``path``: ``.<name>.<host>.<pid>.``."""
+    return f".{path.name}.{TEMP_HOST_TAG}.{os.getpid()}."
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
+
+
+def remove_dead_writers_temp_files(path: Path) -> list[Path]:
+    """Delete temporary files for ``path`` left by processes of this host that no longer run.
+
+    Only names of the form ``.<name>.<host>.<pid>.<random>.tmp`` with this host and a pid that is not
+    running are removed, so a concurrent writer's file (here or on another host sharing the folder) is
+    never touched. Returns the removed paths.
+    """
+    removed = []
+    marker = f".{path.name}.{TEMP_HOST_TAG}."
+    with contextlib.suppress(FileNotFoundError), os.scandir(path.parent) as entries:
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(marker) and name.endswith(".tmp")):
+                continue
+            pid_text = name[len(marker) :].split(".", 1)[0]
+            if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_running(int(pid_text)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Create or replace ``path`` with what ``write`` puts into a file handle, atomically.
 
     The data goes to a hidden temporary file in the same folder (same filesystem, so the rename is
     atomic), is fsynced, and then replaces ``path``. If ``write`` raises, the temporary file is removed
-    and ``path`` keeps its previous content.
+    and ``path`` keeps its previous content. After the replace, temporary files for ``path`` left by
+    killed writers on this host are removed (`remove_dead_writers_temp_files`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -104,6 +149,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+    with contextlib.suppress(OSError):
+        remove_dead_writers_temp_files(path)
 
 
 def atomic_write_bytes(path: Path, body: bytes) -> None:
@@ -111,11 +158,16 @@ def atomic_write_bytes(path: Path, body: bytes) -> None:
     atomic_write(path, lambda handle: handle.write(body))
 
 
+class LakeStorageError(OSError):
+    """A local lake file cannot be written: the folder is not a directory, not writable, or the disk is full."""
+
+
 @dataclass(frozen=True)
 class LocalStore:
     """Files under a local folder."""
 
     root: Path
+    location_setting: str = "the I/O manager's base_dir"
 
     @property
     def base_uri(self) -> str:
@@ -126,7 +178,15 @@ class LocalStore:
 
     def write(self, relpath: str, body: bytes) -> StoredObject:
         path = Path(self.uri(relpath))
-        atomic_write_bytes(path, body)
+        try:
+            atomic_write_bytes(path, body)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+            raise LakeStorageError(
+                f"Cannot write {path}: {reason}{where}. The previous file, if any, is unchanged. Fix: point "
+                f"{self.location_setting} (root {self.root}) at a writable folder with free space."
+            ) from exc
         return StoredObject(uri=str(path), bytes=len(body), sha256_b64=sha256_b64(body))
 
     def read(self, relpath: str) -> bytes | None:
@@ -192,10 +252,13 @@ def open_store(
     sse: ServerSideEncryption = "AES256",
     kms_key_id: str | None = None,
     bucket_setting: str = "the I/O manager's base_dir",
+    location_setting: str = "the I/O manager's base_dir",
 ) -> ObjectStore:
     """The store for a base location: ``s3://bucket/prefix`` or a local folder (relative to the cwd).
 
     ``s3_client`` builds the boto3 client for S3 locations (called once, only for S3).
+    ``bucket_setting`` / ``location_setting`` name the configuration that chose the bucket or the folder,
+    for error messages.
     """
     if base.startswith("s3://"):
         if s3_client is None:
@@ -213,4 +276,4 @@ def open_store(
         raise ValueError(
             f"Base location {base!r} is not supported; use a local folder or s3://bucket/prefix."
         )
-    return LocalStore(root=Path(base).expanduser().resolve())
+    return LocalStore(root=Path(base).expanduser().resolve(), location_setting=location_setting)
