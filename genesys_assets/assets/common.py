@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TypeVar
 
 import dagster as dg
 import polars as pl
@@ -13,6 +14,9 @@ GENESYS_POOL = "genesys_api"
 GROUP_RAW = "genesys_raw"
 GROUP_KPIS = "queue_kpis"
 GROUP_EXPORT = "lake_export"
+
+T = TypeVar("T")
+
 
 def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
     """Totals an analyst plots over partitions: offered, answered, service level, interpolated share.
@@ -65,3 +69,14 @@ def record_partition_figures(
 
 def frames_row_count(frames: Mapping[str, pl.DataFrame]) -> int:
     return sum(frame.height for frame in frames.values())
+
+
+# Days a range run transforms together: a few polars queries per batch instead of per day, while the
+# intermediates stay the size of a month.
+BATCH_DAYS = 31
+
+
+def batches(items: Sequence[T], size: int = BATCH_DAYS) -> Iterator[list[T]]:
+    """Consecutive runs of at most `size` items, in order."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])

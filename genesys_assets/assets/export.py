@@ -1,17 +1,20 @@
 """Export assets: the pivoted daily and weekly tables written to S3 as Hive-partitioned Parquet."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import dagster as dg
 import polars as pl
 
-from genesys_assets.assets.common import GROUP_EXPORT, OWNERS, kpi_figures
+from genesys_assets.assets.common import GROUP_EXPORT, OWNERS, batches, kpi_figures
 from genesys_assets.io_manager import table_schema
 from genesys_assets.lake.s3_export import ExportedObject
 from genesys_assets.partitions import SETTINGS, daily_partitions, weekly_partitions
 from genesys_assets.resources import S3ExportResource
 from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY
 from genesys_assets.transforms import export
+
+_WRITE_THREADS = 8
 
 
 def _record_object(
@@ -51,11 +54,24 @@ def queue_export_daily(
     The schema is the same for every partition, DST days included (timezone-aware `interval_start` plus
     `local_date`, `local_time`, `utc_offset`), so the whole prefix reads as one table in DuckDB, Athena or Spark.
     """
+    # A month of partitions' tables is built per pass; the objects are encoded and written by a few threads
+    # (a range run of a year writes hundreds), then recorded in partition order.
+    frames: dict[str, pl.DataFrame] = {}
+    for keys in batches(sorted(queue_kpis_daily)):
+        frames.update(
+            export.export_daily_partitions(
+                {key: queue_kpis_daily[key] for key in keys}, genesys_queues, SETTINGS.timezone
+            )
+        )
+
+    def write(key: str) -> ExportedObject:
+        return export_s3.write(frames[key], EXPORT_DAILY, "daily", key, run_id=context.run_id)
+
+    with ThreadPoolExecutor(max_workers=min(_WRITE_THREADS, len(frames))) as pool:
+        written_objects = dict(zip(frames, pool.map(write, frames), strict=True))
     total_bytes = 0
-    for key, daily in sorted(queue_kpis_daily.items()):
-        frame = export.export_daily(daily, genesys_queues, SETTINGS.timezone)
-        written = export_s3.write(frame, EXPORT_DAILY, "daily", key, run_id=context.run_id)
-        _record_object(context, key, written, frame)
+    for key, written in written_objects.items():
+        _record_object(context, key, written, frames[key])
         total_bytes += written.bytes
     return dg.MaterializeResult(
         metadata={

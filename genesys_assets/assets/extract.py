@@ -73,8 +73,12 @@ def raw_queue_aggregates(
         left = elapsed / progress.chunks_done * (progress.chunks_total - progress.chunks_done)
         context.log.info(f"{progress}; {elapsed:.1f} s elapsed, about {left:.0f} s left")
 
+    # Each chunk's JSON is flattened as soon as it arrives and dropped before the next one is fetched: a
+    # year of 200 queues is about 2 GB of JSON and many times that as Python objects, but only a fraction
+    # of it as polars columns.
+    chunks: list[pl.DataFrame] = []
     with genesys.get_client(context.log) as client:
-        fetch = client.fetch_aggregates(
+        for chunk in client.iter_aggregates(
             days[0],
             days[-1],
             timezone=SETTINGS.timezone,
@@ -82,25 +86,26 @@ def raw_queue_aggregates(
             queue_ids=SETTINGS.queue_ids or None,
             metrics=AGGREGATE_METRICS,
             on_progress=report,
-        )
-        stats = client.stats
-    chunks = []
-    for number, chunk in enumerate(fetch.chunks, start=1):
-        chunks.append(
-            parse_aggregate_results(
-                chunk.results,
-                window_start=chunk.window_start,
-                window_end=chunk.window_end,
-                interval_minutes=SETTINGS.interval_minutes,
-                timezone=SETTINGS.timezone,
-                extracted_at=extracted_at,
+        ):
+            chunks.append(
+                parse_aggregate_results(
+                    chunk.results,
+                    window_start=chunk.window_start,
+                    window_end=chunk.window_end,
+                    interval_minutes=SETTINGS.interval_minutes,
+                    timezone=SETTINGS.timezone,
+                    extracted_at=extracted_at,
+                )
             )
-        )
-        context.log.info(
-            f"Flattened chunk {number}/{len(fetch.chunks)} ({chunk.first_day}..{chunk.last_day}): "
-            f"{chunks[-1].height} metric rows"
-        )
+            context.log.info(
+                f"Flattened chunk {len(chunks)} ({chunk.first_day}..{chunk.last_day}): "
+                f"{chunks[-1].height} metric rows"
+            )
+            del chunk
+        stats = client.stats
+    chunk_count = len(chunks)
     frames = split_by_local_date(pl.concat(chunks) if chunks else None, days)
+    del chunks
     return dg.Output(
         frames,
         metadata={
@@ -109,7 +114,7 @@ def raw_queue_aggregates(
             "api_calls": dg.MetadataValue.int(stats.api_calls),
             "http_429": dg.MetadataValue.int(stats.http_429),
             "retries": dg.MetadataValue.int(stats.retries),
-            "query_chunks": dg.MetadataValue.int(len(fetch.chunks)),
+            "query_chunks": dg.MetadataValue.int(chunk_count),
             "granularity": SETTINGS.granularity,
             "timezone": SETTINGS.timezone,
         },

@@ -9,6 +9,7 @@ deleted queue, a division the client cannot see) is named "unknown queue <id>". 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import polars as pl
@@ -33,21 +34,50 @@ def _utc_offset(instant: pl.Expr, timezone: str) -> pl.Expr:
     return instant.dt.convert_time_zone(timezone).dt.strftime("%:z")
 
 
+def _with_local_reading(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    localtime.zone(timezone)  # fail early with the timezone's own message
+    return _with_queue_name(daily, queues).with_columns(
+        local_time=pl.col("interval_start").dt.convert_time_zone(timezone).dt.strftime("%H:%M"),
+        utc_offset=_utc_offset(pl.col("interval_start"), timezone),
+    )
+
+
 def export_daily(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str) -> pl.DataFrame:
     """`DAILY_KPIS` rows -> `EXPORT_DAILY`: queue name, local wall time and UTC offset of each interval.
 
     Sorted by queue_id, media_type, interval_start.
     """
-    localtime.zone(timezone)  # fail early with the timezone's own message
-    frame = _with_queue_name(daily, queues).with_columns(
-        local_time=pl.col("interval_start").dt.convert_time_zone(timezone).dt.strftime("%H:%M"),
-        utc_offset=_utc_offset(pl.col("interval_start"), timezone),
-    )
+    frame = _with_local_reading(daily, queues, timezone)
     return (
         frame.select(pl.col(name).cast(dtype) for name, dtype in EXPORT_DAILY.items())
         .sort("queue_id", "media_type", "interval_start")
         .match_to_schema(EXPORT_DAILY)
     )
+
+
+_PART = "__partition_key"
+
+
+def export_daily_partitions(
+    frames: Mapping[str, pl.DataFrame], queues: pl.DataFrame, timezone: str
+) -> dict[str, pl.DataFrame]:
+    """`export_daily` of every partition's frame, computed in one pass; equal to one call per frame.
+
+    A range run of a year would otherwise pay a handful of polars queries per day.
+    """
+    if not frames:
+        return {}
+    keyed = pl.concat(
+        [frame.with_columns(pl.lit(key).alias(_PART)) for key, frame in frames.items()], how="vertical"
+    )
+    exported = (
+        _with_local_reading(keyed, queues, timezone)
+        .select(pl.col(_PART), *[pl.col(name).cast(dtype) for name, dtype in EXPORT_DAILY.items()])
+        .sort(_PART, "queue_id", "media_type", "interval_start")
+    )
+    parts = exported.partition_by(_PART, as_dict=True, maintain_order=True, include_key=False)
+    empty = pl.DataFrame(schema=EXPORT_DAILY)
+    return {key: parts.get((key,), empty).match_to_schema(EXPORT_DAILY) for key in frames}
 
 
 def day_fill_method() -> pl.Expr:
