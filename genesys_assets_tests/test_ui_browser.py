@@ -96,7 +96,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         wait_http(f"{url}/server_info", timeout=120, service=service)
         output = service.log_path.read_text(errors="replace")
         first, last = re.search(r"running genesys_daily_job (\S+)\.\.\.(\S+)", output).groups()
-        s3_url, bucket = re.search(r"local S3 at (\S+), bucket (\S+)", output).groups()
+        s3_url, bucket = re.search(r"S3 at (\S+), bucket (\S+)", output).groups()
         start, end = date.fromisoformat(first), date.fromisoformat(last)
         days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
         yield Demo(url=url, days=days, s3_url=s3_url, bucket=bucket)

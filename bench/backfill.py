@@ -1,0 +1,444 @@
+"""Backfill a year in one run versus one run per partition, through real Dagster, side by side.
+
+    .venv/bin/python bench/backfill.py            # 200 queues, 365 local days, 14 sampled one-partition runs
+    .venv/bin/python bench/backfill.py --quick    # 6 queues, 5 days, 1 sampled run (a smoke run)
+
+Setup: the sandbox Genesys org (200 queues, America/New_York, PT30M, rate limit off) and a moto S3 run in
+their own processes on 127.0.0.1, so their CPU does not count as the pipeline's. Each Dagster run is its
+own process, as Dagster's default run launcher starts it, with a temporary DAGSTER_HOME and lake folder;
+the client's token bucket is set generously (100 requests/s, burst 50) so it never throttles.
+
+(a) one single-run backfill: `genesys_daily_job` (raw_queue_aggregates -> queue_interval_kpis ->
+    queue_kpis_daily -> queue_export_daily, with their checks) over every day, through
+    `execute_in_process` with the range tags `dagster/asset_partition_range_start/end`;
+(b) the same job for a sample of days spread over the range, one run (one process) per partition,
+    timed and extrapolated per partition to the whole range.
+
+The export objects of the sampled days must be byte-identical between (a) and (b), so the comparison is
+honest. Printed: wall time of each, their ratio, API calls by kind (sandbox counters), peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import (
+    PYTHON,
+    ChildResult,
+    moto_s3_process,
+    ratio_line,
+    require_ok,
+    run_child,
+    s3_client,
+    sandbox_process,
+    stop_on_sigterm,
+)
+
+if TYPE_CHECKING:
+    from dagster import JobDefinition
+
+SCRIPT = str(Path(__file__).resolve())
+DAILY_JOB = "genesys_daily_job"
+DATA_ROUTES = ("aggregates_query", "jobs_create", "job_status", "job_results", "job_delete")
+BUCKET = "bench-lake"
+DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
+# --------------------------------------------------------------------------------------------- worker
+
+
+def daily_job() -> JobDefinition:
+    """The production daily job. A module-level function, so `dg.reconstructable` can rebuild it in each step
+    process as Dagster's run worker does; dagster is imported only after the parent set the environment."""
+    from genesys_assets.definitions import defs
+
+    return defs.get_job_def(DAILY_JOB)
+
+
+def directory_job() -> JobDefinition:
+    from genesys_assets.definitions import defs
+
+    return defs.get_job_def("genesys_directory_job")
+
+
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+
+
+class RssSampler(threading.Thread):
+    """Polls the resident set size of this process and its descendants (the step processes of a
+    multiprocess run) from /proc every 0.2 s; `peak_kb` maps pid -> the largest RSS seen."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_kb: dict[int, int] = {}
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        root = os.getpid()
+        while not self._stopped.wait(0.2):
+            parents: dict[int, int] = {}
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        stat = Path(f"/proc/{entry}/stat").read_text()
+                        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+                    except (OSError, ValueError, IndexError):
+                        continue
+            family, frontier = {root}, [root]
+            while frontier:
+                parent = frontier.pop()
+                children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in family]
+                family.update(children)
+                frontier.extend(children)
+            for pid in family:
+                try:
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            kb = int(line.split()[1])
+                            self.peak_kb[pid] = max(kb, self.peak_kb.get(pid, 0))
+                            break
+                except (OSError, ValueError):
+                    continue
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)
+
+
+def worker(args: argparse.Namespace) -> int:
+    """One Dagster run in this process, as a launched run executes it (the parent set the environment).
+
+    `dg.execute_job` on a reconstructable job is what `dagster asset materialize` and the run worker of a
+    launched run call. (`execute_in_process` is not used: it keeps every step's output in memory for its
+    result object, which for a year of 200 queues is many gigabytes.)
+    """
+    started = time.perf_counter()
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import dagster as dg
+
+    from genesys_assets.definitions import defs
+    from genesys_assets.schedules import range_tags
+
+    defs.get_repository_def()  # load the code location, as a run worker does before executing
+    loaded = time.perf_counter()
+    instance = dg.DagsterInstance.get()
+    if args.directory:
+        job, tags = dg.reconstructable(directory_job), {}
+    elif args.first == args.last:
+        job, tags = dg.reconstructable(daily_job), {"dagster/partition": args.first}
+    else:
+        job, tags = dg.reconstructable(daily_job), range_tags(args.first, args.last)
+    run_config = IN_PROCESS if args.executor == "in_process" else {}
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    sampler = RssSampler()
+    sampler.start()
+    run_started = time.perf_counter()
+    with dg.execute_job(job, instance=instance, tags=tags, run_config=run_config) as result:
+        run_s = time.perf_counter() - run_started
+        sampler.stop()
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        steps: dict[str, float] = {}
+        step_rss: dict[str, float] = {}
+        for event in result.all_events:
+            if event.is_step_success and event.step_key is not None:
+                steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 2)
+            if event.is_step_start and event.step_key is not None and event.pid in sampler.peak_kb:
+                step_rss[event.step_key] = round(sampler.peak_kb[event.pid] / 1024)
+        success = result.success
+    import resource
+
+    print(
+        json.dumps(
+            {
+                "success": success,
+                "import_and_load_s": round(loaded - started, 3),
+                "run_s": round(run_s, 3),
+                "steps_s": steps,
+                "steps_peak_rss_mb": step_rss,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        ),
+        flush=True,
+    )
+    return 0 if success else 1
+
+
+def _worker_command(
+    first: str, last: str, executor: str, *, directory: bool = False, profile: str | None = None
+) -> list[str]:
+    command = [PYTHON, SCRIPT, "worker", "--first", first, "--last", last, "--executor", executor]
+    if directory:
+        command.append("--directory")
+    if profile:
+        command += ["--profile", profile]
+    return command
+
+
+# --------------------------------------------------------------------------------------------- parent
+
+
+def _environment(
+    root: Path, name: str, sandbox_url: str, s3_url: str, tz: str, first: date
+) -> dict[str, str]:
+    home = root / name / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    return {
+        "DAGSTER_HOME": str(home),
+        "GENESYS_TIMEZONE": tz,
+        "GENESYS_START_DATE": first.isoformat(),
+        "GENESYS_GRANULARITY": "PT30M",
+        "GENESYS_CLIENT_ID": "bench-client",
+        "GENESYS_CLIENT_SECRET": "bench-secret-not-real",
+        "GENESYS_API_URL": sandbox_url,
+        "GENESYS_LOGIN_URL": sandbox_url,
+        "GENESYS_REQUESTS_PER_SECOND": "100",
+        "GENESYS_BURST": "50",
+        "GENESYS_RATE_LIMIT_DIR": str(root / name / "ratelimit"),
+        "GENESYS_LAKE_DIR": str(root / name / "lake"),
+        "EXPORT_S3_BUCKET": BUCKET,
+        "EXPORT_S3_PREFIX": name,
+        "AWS_ENDPOINT_URL": s3_url,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",  # moto accepts any key
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def _sample(days: list[date], count: int) -> list[date]:
+    """`count` days spread evenly over the range (weekdays, weekends and DST days all get their share)."""
+    if count >= len(days):
+        return list(days)
+    step = len(days) / count
+    return [days[int(i * step + step / 2)] for i in range(count)]
+
+
+def _route_counts(before: dict, after: dict) -> dict[str, int]:
+    routes = set(before["requests"]) | set(after["requests"])
+    return {r: after["requests"].get(r, 0) - before["requests"].get(r, 0) for r in sorted(routes)}
+
+
+def _export_digests(s3_url: str, prefix: str, days: list[date]) -> dict[str, str]:
+    client = s3_client(s3_url)
+    digests = {}
+    for day in days:
+        key = f"{prefix}/queue_export/grain=daily/date={day.isoformat()}/part-0.parquet"
+        body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        digests[day.isoformat()] = hashlib.sha256(body).hexdigest()
+    return digests
+
+
+def _data_calls(routes: dict[str, int]) -> int:
+    return sum(routes.get(r, 0) for r in DATA_ROUTES)
+
+
+def _describe_calls(routes: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in routes.items() if count and name != "admin")
+
+
+def parent(args: argparse.Namespace) -> int:
+    tz = args.timezone
+    today = datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+    last = date.fromisoformat(args.last) if args.last else today - timedelta(days=2)
+    first = last - timedelta(days=args.days - 1)
+    days = [first + timedelta(days=i) for i in range(args.days)]
+    sample = _sample(days, args.sample)
+    print(
+        f"backfill bench: {args.queues} queues, {args.days} local days {first}..{last} ({tz}, PT30M); "
+        f"(b) samples {len(sample)} days",
+        flush=True,
+    )
+    print(
+        "setup: sandbox Genesys org and moto S3 in their own processes on 127.0.0.1 (their CPU is not counted "
+        "as ours); sandbox rate limit off, client bucket 100 req/s burst 50; every Dagster run is its own "
+        f"process (as the default run launcher starts it), executor {args.executor}",
+        flush=True,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="genesys-bench-") as tmp,
+        sandbox_process(
+            queues=args.queues,
+            timezone=tz,
+            start=first - timedelta(days=10),
+            end=last + timedelta(days=1),
+        ) as sandbox,
+        moto_s3_process() as s3_url,
+    ):
+        s3_client(s3_url).create_bucket(Bucket=BUCKET)
+        root = Path(tmp)
+        env_a = _environment(root, "single", sandbox.url, s3_url, tz, first)
+        env_b = _environment(root, "per_partition", sandbox.url, s3_url, tz, first)
+        require_ok(
+            run_child(
+                _worker_command(first.isoformat(), first.isoformat(), args.executor, directory=True),
+                env=env_a,
+            ),
+            "the queue directory run",
+        )
+        # (b) reads the same directory file (a run loads an unselected upstream through the I/O manager).
+        Path(env_b["GENESYS_LAKE_DIR"]).mkdir(parents=True)
+        shutil.copy(
+            Path(env_a["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
+            Path(env_b["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
+        )
+
+        # (a) one run for the whole range
+        before = sandbox.stats()
+        cpu_before = sandbox.cpu_s()
+        single: ChildResult = require_ok(
+            run_child(
+                _worker_command(first.isoformat(), last.isoformat(), args.executor, profile=args.profile),
+                env=env_a,
+            ),
+            "the single-run backfill",
+        )
+        single_routes = _route_counts(before, sandbox.stats())
+        single_sandbox_cpu = sandbox.cpu_s() - cpu_before
+        single_report = single.last_json()
+
+        # (b) one run per sampled partition
+        before = sandbox.stats()
+        cpu_before = sandbox.cpu_s()
+        runs: list[ChildResult] = []
+        for day in sample:
+            key = day.isoformat()
+            runs.append(
+                require_ok(
+                    run_child(_worker_command(key, key, args.executor), env=env_b), f"the run of {key}"
+                )
+            )
+        per_routes = _route_counts(before, sandbox.stats())
+        per_sandbox_cpu = sandbox.cpu_s() - cpu_before
+        reports = [r.last_json() for r in runs]
+
+        digests_a = _export_digests(s3_url, "single", sample)
+        digests_b = _export_digests(s3_url, "per_partition", sample)
+        assert digests_a == digests_b, "the export objects of (a) and (b) differ for the sampled days"
+
+    n = len(sample)
+    per_wall = sum(r.wall_s for r in runs) / n
+    per_run_only = sum(r["run_s"] for r in reports) / n
+    extrapolated = per_wall * args.days
+    extrapolated_run_only = per_run_only * args.days
+    a_data = _data_calls(single_routes)
+    b_data_per = _data_calls(per_routes) / n
+
+    print()
+    print(
+        f"(a) single run, {args.days} partitions: wall {single.wall_s:.1f} s "
+        f"(process start + imports + definitions {single_report['import_and_load_s']:.1f} s, run {single_report['run_s']:.1f} s)"
+    )
+    print(f"    steps: {', '.join(f'{k} {v:.1f} s' for k, v in single_report['steps_s'].items())}")
+    if single_report.get("steps_peak_rss_mb"):
+        peaks = single_report["steps_peak_rss_mb"]
+        print(f"    peak RSS per step process: {', '.join(f'{k} {v} MB' for k, v in peaks.items())}")
+    print(
+        f"    peak RSS {single.peak_rss_mb:.0f} MB, CPU {single.cpu_s:.1f} s; sandbox CPU {single_sandbox_cpu:.1f} s"
+    )
+    print(f"    API calls: {_describe_calls(single_routes)}; data calls {a_data}")
+    print(
+        f"(b) one run per partition, {n} sampled: wall {per_wall:.2f} s per partition "
+        f"(process start + imports + definitions {sum(r['import_and_load_s'] for r in reports) / n:.2f} s, "
+        f"run {per_run_only:.2f} s); extrapolated to {args.days}: {extrapolated:.0f} s"
+    )
+    print(
+        f"    peak RSS {max(r.peak_rss_mb for r in runs):.0f} MB per run; sandbox CPU {per_sandbox_cpu / n:.2f} s per run"
+    )
+    print(
+        f"    API calls for {n} runs: {_describe_calls(per_routes)}; data calls {b_data_per:.1f} per partition, "
+        f"{b_data_per * args.days:.0f} extrapolated, plus {per_routes.get('token', 0) / n:.0f} token call(s) per run"
+    )
+    print(f"    export objects of the {n} sampled days byte-identical to (a): yes")
+    print()
+    print(
+        ratio_line(
+            "single-run backfill vs one run per partition (wall time, extrapolated)",
+            extrapolated / single.wall_s,
+            30.0,
+            detail=f"[{extrapolated:.0f} s vs {single.wall_s:.1f} s]",
+        )
+    )
+    print(
+        ratio_line(
+            "same, run time only (process start and imports excluded on both sides)",
+            extrapolated_run_only / single_report["run_s"],
+            detail=f"[{extrapolated_run_only:.0f} s vs {single_report['run_s']:.1f} s]",
+        )
+    )
+    print(
+        ratio_line(
+            "API data calls, one run per partition vs single run",
+            b_data_per * args.days / max(1, a_data),
+            detail=f"[{b_data_per * args.days:.0f} vs {a_data}]",
+        )
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="mode")
+    w = sub.add_parser("worker", help="internal: one Dagster run in this process")
+    w.add_argument("--first", required=True)
+    w.add_argument("--last", required=True)
+    w.add_argument("--directory", action="store_true")
+    w.add_argument("--profile", default=None)
+    w.add_argument("--executor", default="multiprocess")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small smoke run: 6 queues, 5 days, 1 sampled run, in-process executor",
+    )
+    parser.add_argument("--queues", type=int, default=None)
+    parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--sample", type=int, default=None, help="one-partition runs for (b)")
+    parser.add_argument("--last", default=None, help="last local day (default: the day before yesterday)")
+    parser.add_argument("--timezone", default="America/New_York")
+    parser.add_argument("--profile", default=None, help="write a cProfile of the single run to this file")
+    parser.add_argument(
+        "--executor",
+        choices=("multiprocess", "in_process"),
+        default=None,
+        help="the run's executor: multiprocess (the project's default, one process per step; default of a "
+        "full run) or in_process (default with --quick)",
+    )
+    args = parser.parse_args(argv)
+    if args.mode == "worker":
+        return worker(args)
+    defaults = (6, 5, 1) if args.quick else (200, 365, 14)
+    args.executor = args.executor or ("in_process" if args.quick else "multiprocess")
+    args.queues = args.queues or defaults[0]
+    args.days = args.days or defaults[1]
+    args.sample = args.sample or defaults[2]
+    stop_on_sigterm()
+    return parent(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,404 @@
+"""Our polars transforms versus the seed tutorial's pandas approach, on the same year of aggregates JSON.
+
+    .venv/bin/python bench/transforms.py           # 200 queues, 365 local days (53 weekly answers, ~2 GB JSON)
+    .venv/bin/python bench/transforms.py --quick   # 10 queues, 14 days
+
+The sandbox's query function generates the conversation-aggregates answers once, one file per 7-day query
+(what the pipeline's synchronous chunks are), grouped by queue and media type at PT30M in
+America/New_York. Then three child processes read the same files, one chunk at a time:
+
+* parse:  orjson.loads of each file only (the floor both paths share; not in the timed figures);
+* polars: `flatten.parse_aggregate_results` -> `kpis.interval_kpis` (full grid, exact ratios) ->
+          `gapfill.fill_days` (every day observed: a copy) -> `export.export_daily_partitions` (one column
+          per metric, local time columns);
+* pandas: the seed tutorial: `pandas.json_normalize` of results / data / metrics, `pivot_table` to one
+          column per metric, `DataFrame.resample` of each queue x media type on the interval to fill gaps
+          with zeros, the same KPIs (AHT, answer, abandon and service-level rates).
+
+Each child times its transform work (JSON parsing excluded) and reports its peak RSS (`os.wait4`, this
+child alone). Both paths' daily totals per queue x media type x local date must be equal (asserted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import PYTHON, ChildResult, ratio_line, require_ok, run_child, stop_on_sigterm
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+
+SCRIPT = str(Path(__file__).resolve())
+TIMEZONE = "America/New_York"
+CHUNK_DAYS = 7
+MEASURES = (
+    "offered",
+    "answered",
+    "abandoned",
+    "handle_count",
+    "handle_sum_ms",
+    "talk_sum_ms",
+    "hold_sum_ms",
+    "acw_sum_ms",
+    "wait_sum_ms",
+    "sl_numerator",
+    "sl_denominator",
+)
+
+
+# ----------------------------------------------------------------------------------------- input data
+
+
+def generate(folder: Path, queues: int, first: date, last: date) -> tuple[int, int]:
+    """One JSON answer file per 7-day chunk, plus the queue directory; (files, bytes)."""
+    import orjson
+
+    from genesys_assets.genesys.client import aggregates_body
+    from genesys_assets.localtime import days_bounds
+    from genesys_assets.sandbox import SandboxConfig, SandboxServer
+    from genesys_assets.schema import AGGREGATE_METRICS
+
+    sandbox = SandboxServer(
+        SandboxConfig(
+            queue_count=queues,
+            timezone=TIMEZONE,
+            start_date=first - timedelta(days=7),
+            end_date=last + timedelta(days=1),
+        )
+    )
+    directory = [sandbox.org.queue_settings_json(q) for q in sandbox.org.queues]
+    (folder / "queues.json").write_bytes(orjson.dumps(directory))
+    files = total = 0
+    start = first
+    while start <= last:
+        end = min(last, start + timedelta(days=CHUNK_DAYS - 1))
+        window_start, window_end = days_bounds(start, end, TIMEZONE)
+        body = aggregates_body(
+            window_start, window_end, timezone=TIMEZONE, granularity="PT30M", metrics=AGGREGATE_METRICS
+        )
+        payload = orjson.dumps(sandbox.query(body))
+        (folder / f"chunk-{start.isoformat()}-{end.isoformat()}.json").write_bytes(payload)
+        files += 1
+        total += len(payload)
+        start = end + timedelta(days=1)
+    return files, total
+
+
+def _chunks(folder: Path) -> list[tuple[date, date, Path]]:
+    found = []
+    for path in sorted(folder.glob("chunk-*.json")):
+        parts = path.stem.split("-")
+        found.append(
+            (date.fromisoformat("-".join(parts[1:4])), date.fromisoformat("-".join(parts[4:7])), path)
+        )
+    return found
+
+
+# --------------------------------------------------------------------------------------------- polars
+
+
+def polars_path(folder: Path, out: Path) -> dict[str, float]:
+    import orjson
+    import polars as pl
+
+    from genesys_assets.genesys.client import parse_queue
+    from genesys_assets.localtime import days_bounds
+    from genesys_assets.transforms import export, gapfill, kpis
+    from genesys_assets.transforms.directory import queues_frame
+    from genesys_assets.transforms.flatten import parse_aggregate_results
+
+    queues = queues_frame([parse_queue(e) for e in orjson.loads((folder / "queues.json").read_bytes())])
+    parse_s = work_s = 0.0
+    rows = 0
+    totals = []
+    now = datetime.now(UTC)
+    for first, last, path in _chunks(folder):
+        started = time.perf_counter()
+        results = orjson.loads(path.read_bytes()).get("results")
+        parsed = time.perf_counter()
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        window_start, window_end = days_bounds(first, last, TIMEZONE)
+        raw = parse_aggregate_results(
+            results,
+            window_start=window_start,
+            window_end=window_end,
+            interval_minutes=30,
+            timezone=TIMEZONE,
+            extracted_at=now,
+        )
+        del results
+        interval = kpis.interval_kpis(raw, queues, days, TIMEZONE, 30)
+        window = {day: interval.filter(pl.col("local_date") == day) for day in days}
+        daily = gapfill.fill_days(
+            window,
+            days,
+            kpis.expected_grid(queues, days, TIMEZONE, 30),
+            timezone=TIMEZONE,
+            interval_minutes=30,
+            now=now,
+            settle_hours=48,
+        )
+        exported = export.export_daily_partitions(
+            {day.isoformat(): frame for day, frame in daily.items()}, queues, TIMEZONE
+        )
+        table = pl.concat(list(exported.values()))
+        totals.append(
+            table.group_by("queue_id", "media_type", "local_date").agg(pl.col(m).sum() for m in MEASURES)
+        )
+        rows += table.height
+        finished = time.perf_counter()
+        parse_s += parsed - started
+        work_s += finished - parsed
+    pl.concat(totals).write_parquet(out)
+    return {"parse_s": parse_s, "transform_s": work_s, "interval_rows": rows}
+
+
+# --------------------------------------------------------------------------------------------- pandas
+
+# The tutorial's measure names, each read from one metric's statistic.
+PANDAS_SOURCES = {
+    "offered": ("nOffered", "count"),
+    "answered": ("tAnswered", "count"),
+    "abandoned": ("tAbandon", "count"),
+    "handle_count": ("tHandle", "count"),
+    "handle_sum_ms": ("tHandle", "sum"),
+    "talk_sum_ms": ("tTalkComplete", "sum"),
+    "hold_sum_ms": ("tHeldComplete", "sum"),
+    "acw_sum_ms": ("tAcw", "sum"),
+    "wait_sum_ms": ("tWait", "sum"),
+    "sl_numerator": ("oServiceLevel", "numerator"),
+    "sl_denominator": ("oServiceLevel", "denominator"),
+}
+
+
+def pandas_chunk(results: list[dict[str, Any]], timezone: str) -> pd.DataFrame:
+    """The seed tutorial's transform of one aggregates answer: a per-interval table with the KPIs."""
+    import numpy as np
+    import pandas as pd
+
+    # 1. json_normalize: one row per bucket with its group, then one row per metric with its stats.
+    buckets = pd.json_normalize(
+        results, record_path="data", meta=[["group", "queueId"], ["group", "mediaType"]], errors="ignore"
+    )
+    buckets = buckets.rename(columns={"group.queueId": "queue_id", "group.mediaType": "media_type"})
+    buckets = buckets.dropna(subset=["queue_id", "media_type"])
+    exploded = buckets.explode("metrics", ignore_index=True)
+    metrics = pd.json_normalize(exploded["metrics"].tolist())
+    long = pd.concat([exploded[["queue_id", "media_type", "interval"]], metrics], axis=1)
+    long["interval_start"] = pd.to_datetime(long["interval"].str.split("/").str[0], utc=True)
+
+    # 2. pivot_table: one column per metric and statistic.
+    values = [c for c in ("stats.count", "stats.sum", "stats.numerator", "stats.denominator") if c in long]
+    wide = long.pivot_table(
+        index=["queue_id", "media_type", "interval_start"],
+        columns="metric",
+        values=values,
+        aggfunc="sum",
+        fill_value=0,
+    )
+    wide.columns = [f"{metric}.{stat.split('.')[1]}" for stat, metric in wide.columns]
+
+    # 3. resample each queue x media type on the interval: missing intervals become rows of zeros.
+    wide = (
+        wide.reset_index(level=["queue_id", "media_type"])
+        .groupby(["queue_id", "media_type"])
+        .resample("30min")
+        .sum(numeric_only=True)
+    )
+
+    # 4. KPIs from the measures; a zero denominator gives NaN.
+    table = pd.DataFrame(index=wide.index)
+    for name, (metric, stat) in PANDAS_SOURCES.items():
+        column = f"{metric}.{stat}"
+        table[name] = wide[column].astype("int64") if column in wide else 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["aht_s"] = (table["handle_sum_ms"] / table["handle_count"] / 1000).replace(np.inf, np.nan)
+        table["answer_rate"] = (table["answered"] / table["offered"]).replace(np.inf, np.nan)
+        table["abandon_rate"] = (table["abandoned"] / table["offered"]).replace(np.inf, np.nan)
+        table["service_level"] = (table["sl_numerator"] / table["sl_denominator"]).replace(np.inf, np.nan)
+    table = table.reset_index()
+    table["local_date"] = table["interval_start"].dt.tz_convert(timezone).dt.date
+    table["local_time"] = table["interval_start"].dt.tz_convert(timezone).dt.strftime("%H:%M")
+    return table
+
+
+def pandas_path(folder: Path, out: Path) -> dict[str, float]:
+    import orjson
+    import pandas as pd
+
+    parse_s = work_s = 0.0
+    rows = 0
+    totals = []
+    for _first, _last, path in _chunks(folder):
+        started = time.perf_counter()
+        results = orjson.loads(path.read_bytes()).get("results") or []
+        parsed = time.perf_counter()
+        table = pandas_chunk(results, TIMEZONE)
+        del results
+        totals.append(
+            table.groupby(["queue_id", "media_type", "local_date"], as_index=False)[list(MEASURES)].sum()
+        )
+        rows += len(table)
+        finished = time.perf_counter()
+        parse_s += parsed - started
+        work_s += finished - parsed
+    pd.concat(totals, ignore_index=True).to_parquet(out)
+    return {"parse_s": parse_s, "transform_s": work_s, "interval_rows": rows}
+
+
+def parse_only(folder: Path) -> dict[str, float]:
+    import orjson
+
+    parse_s = 0.0
+    for _first, _last, path in _chunks(folder):
+        started = time.perf_counter()
+        results = orjson.loads(path.read_bytes()).get("results")
+        parse_s += time.perf_counter() - started
+        del results
+    return {"parse_s": parse_s, "transform_s": 0.0, "interval_rows": 0}
+
+
+def child(args: argparse.Namespace) -> int:
+    import json
+
+    folder, out = Path(args.folder), Path(args.out)
+    if args.engine == "polars":
+        report = polars_path(folder, out)
+    elif args.engine == "pandas":
+        report = pandas_path(folder, out)
+    else:
+        report = parse_only(folder)
+    print(json.dumps(report), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- parent
+
+
+def _daily_totals(path: Path) -> pl.DataFrame:
+    import polars as pl
+
+    frame = pl.read_parquet(path)
+    frame = frame.with_columns(
+        pl.col("local_date").cast(pl.Date), *[pl.col(m).cast(pl.Int64) for m in MEASURES]
+    )
+    busy = pl.any_horizontal(pl.col(m) != 0 for m in MEASURES)
+    return (
+        frame.filter(busy)
+        .sort("queue_id", "media_type", "local_date")
+        .select("queue_id", "media_type", "local_date", *MEASURES)
+    )
+
+
+def parent(args: argparse.Namespace) -> int:
+    today = datetime.now(UTC).astimezone(ZoneInfo(TIMEZONE)).date()
+    last = today - timedelta(days=2)
+    first = last - timedelta(days=args.days - 1)
+    with tempfile.TemporaryDirectory(prefix="genesys-bench-transforms-") as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        files, size = generate(folder, args.queues, first, last)
+        print(
+            f"transforms bench: {args.queues} queues, {args.days} local days {first}..{last} ({TIMEZONE}, PT30M): "
+            f"{files} answers of <= {CHUNK_DAYS} days, {size / 1e6:.0f} MB of JSON, generated in "
+            f"{time.perf_counter() - started:.0f} s by the sandbox's query function",
+            flush=True,
+        )
+        results: dict[str, ChildResult] = {}
+        for engine in ("parse", "polars", "pandas"):
+            out = folder / f"totals-{engine}.parquet"
+            command = [
+                PYTHON,
+                SCRIPT,
+                "child",
+                "--engine",
+                engine,
+                "--folder",
+                str(folder),
+                "--out",
+                str(out),
+            ]
+            results[engine] = require_ok(run_child(command), f"the {engine} path")
+        polars_totals = _daily_totals(folder / "totals-polars.parquet")
+        pandas_totals = _daily_totals(folder / "totals-pandas.parquet")
+        assert polars_totals.height > 0
+        assert polars_totals.equals(pandas_totals), "the two paths' daily totals differ"
+
+    reports = {engine: result.last_json() for engine, result in results.items()}
+    floor = results["parse"].peak_rss_mb
+    print()
+    print(
+        f"JSON parsing only (orjson, shared by both, not timed below): {reports['parse']['parse_s']:.1f} s, peak RSS {floor:.0f} MB"
+    )
+    for engine in ("polars", "pandas"):
+        report, result = reports[engine], results[engine]
+        print(
+            f"{engine:6}: transform {report['transform_s']:.2f} s for {report['interval_rows']} interval rows; "
+            f"peak RSS {result.peak_rss_mb:.0f} MB ({result.peak_rss_mb - floor:+.0f} MB over parsing alone)"
+        )
+    print(
+        f"daily totals equal on both paths: yes ({polars_totals.height} queue x media x day rows with activity)"
+    )
+    print()
+    speed = reports["pandas"]["transform_s"] / reports["polars"]["transform_s"]
+    print(
+        ratio_line(
+            "transform speed, polars vs pandas tutorial",
+            speed,
+            10.0,
+            detail=f"[{reports['polars']['transform_s']:.2f} s vs {reports['pandas']['transform_s']:.2f} s]",
+        )
+    )
+    extra_polars = max(1.0, results["polars"].peak_rss_mb - floor)
+    extra_pandas = max(1.0, results["pandas"].peak_rss_mb - floor)
+    print(
+        ratio_line(
+            "peak RSS, pandas vs polars (whole process)",
+            results["pandas"].peak_rss_mb / results["polars"].peak_rss_mb,
+            detail=f"[{results['pandas'].peak_rss_mb:.0f} MB vs {results['polars'].peak_rss_mb:.0f} MB]",
+        )
+    )
+    print(
+        ratio_line(
+            "peak RSS above JSON parsing, pandas vs polars",
+            extra_pandas / extra_polars,
+            detail=f"[{extra_pandas:.0f} MB vs {extra_polars:.0f} MB]",
+        )
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="mode")
+    c = sub.add_parser("child", help="internal: run one path over the generated files")
+    c.add_argument("--engine", choices=("parse", "polars", "pandas"), required=True)
+    c.add_argument("--folder", required=True)
+    c.add_argument("--out", required=True)
+    parser.add_argument("--quick", action="store_true", help="small smoke run: 10 queues, 14 days")
+    parser.add_argument("--queues", type=int, default=None)
+    parser.add_argument("--days", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.mode == "child":
+        return child(args)
+    defaults = (10, 14) if args.quick else (200, 365)
+    args.queues = args.queues or defaults[0]
+    args.days = args.days or defaults[1]
+    stop_on_sigterm()
+    return parent(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
