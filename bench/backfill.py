@@ -292,6 +292,7 @@ def parent(args: argparse.Namespace) -> int:
         root = Path(tmp)
         env_a = _environment(root, "single", sandbox.url, s3_url, tz, first)
         env_b = _environment(root, "per_partition", sandbox.url, s3_url, tz, first)
+        before = sandbox.stats()
         require_ok(
             run_child(
                 _worker_command(first.isoformat(), first.isoformat(), args.executor, directory=True),
@@ -299,6 +300,7 @@ def parent(args: argparse.Namespace) -> int:
             ),
             "the queue directory run",
         )
+        directory_routes = _route_counts(before, sandbox.stats())
         # (b) reads the same directory file (a run loads an unselected upstream through the I/O manager).
         Path(env_b["GENESYS_LAKE_DIR"]).mkdir(parents=True)
         shutil.copy(
@@ -360,6 +362,7 @@ def parent(args: argparse.Namespace) -> int:
         f"    peak RSS {single.peak_rss_mb:.0f} MB, CPU {single.cpu_s:.1f} s; sandbox CPU {single_sandbox_cpu:.1f} s"
     )
     print(f"    API calls: {_describe_calls(single_routes)}; data calls {a_data}")
+    print(f"    queue directory (one run before both, not timed): {_describe_calls(directory_routes)}")
     print(
         f"(b) one run per partition, {n} sampled: wall {per_wall:.2f} s per partition "
         f"(process start + imports + definitions {sum(r['import_and_load_s'] for r in reports) / n:.2f} s, "

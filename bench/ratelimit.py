@@ -6,8 +6,8 @@
 The sandbox Genesys org runs in its own process with a server-side token bucket of R requests/s (burst 10):
 a request over the limit gets 429 with Retry-After, as Genesys answers. Each worker process builds our
 `GenesysClient` configured at the same R (burst 5) with the rate-limit file in one shared temporary
-GENESYS_RATE_LIMIT_DIR, waits for a common start instant, then calls `GET /api/v2/routing/queues?pageSize=1`
-in a loop bounded by time and count. The first seconds (the full buckets' burst) are the warm-up; the rest
+GENESYS_RATE_LIMIT_DIR, waits for a common start instant (given once every worker is ready), then calls `GET /api/v2/routing/queues?pageSize=1`
+in a loop bounded by time and count (the parent gives the start once every worker is ready). The first seconds (the full buckets' burst) are the warm-up; the rest
 is the steady state. Printed per setting: achieved rate / R, and the 429s seen by the clients and counted
 by the server, in warm-up and in steady state.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -41,6 +42,22 @@ CLIENT_BURST = 5
 QUEUES_PATH = "/api/v2/routing/queues"
 
 
+READY_TIMEOUT_S = 120.0
+
+
+def _await_start(folder: Path) -> float:
+    """Announce this worker is ready (a file in `folder`), then wait for the parent's common start instant."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    start_file = folder / "start"
+    while time.monotonic() < deadline:
+        if start_file.exists() and start_file.read_text().strip():
+            return float(start_file.read_text())
+        time.sleep(0.01)
+    raise SystemExit("the parent never gave the start instant")
+
+
 def worker(args: argparse.Namespace) -> int:
     """Calls in a loop from `start_at` for `seconds` (wall clock); prints call instants and client stats."""
     from genesys_assets.genesys import GenesysClient, GenesysSettings
@@ -58,8 +75,9 @@ def worker(args: argparse.Namespace) -> int:
     with GenesysClient(settings) as client:
         client.request("GET", QUEUES_PATH, params={"pageSize": 1})  # token and connection before the start
         before = client.stats
-        time.sleep(max(0.0, args.start_at - time.time()))
-        stop_at = args.start_at + args.seconds
+        start_at = _await_start(Path(args.dir))
+        time.sleep(max(0.0, start_at - time.time()))
+        stop_at = start_at + args.seconds
         done: list[float] = []
         http_429: list[float] = []
         for _ in range(args.max_calls):
@@ -93,7 +111,7 @@ def measure(
     import subprocess
 
     bucket_dir = folder / f"bucket-{processes}"
-    start_at = time.time() + 3.0 + processes  # after every worker has imported and fetched its token
+    bucket_dir.mkdir(parents=True)
     commands = [
         [
             PYTHON,
@@ -105,8 +123,6 @@ def measure(
             str(rate),
             "--dir",
             str(bucket_dir),
-            "--start-at",
-            repr(start_at),
             "--seconds",
             str(seconds),
             "--max-calls",
@@ -118,6 +134,15 @@ def measure(
         subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
         for c in commands
     ]
+    # Start together once every worker has imported, fetched its token and made one call.
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while len(list(bucket_dir.glob("ready-*"))) < processes:
+        if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+            raise SystemExit("a rate-limit worker did not get ready")
+        time.sleep(0.05)
+    start_at = time.time() + 0.5
+    (bucket_dir / "start.tmp").write_text(repr(start_at))
+    (bucket_dir / "start.tmp").rename(bucket_dir / "start")
     time.sleep(max(0.0, start_at - time.time()))
     server_start = sandbox.stats()
     time.sleep(max(0.0, start_at + warmup - time.time()))
@@ -133,7 +158,7 @@ def measure(
     client_429 = [t for o in outputs for t in o["http_429"]]
     end = start_at + seconds
     steady = [t for t in done if start_at + warmup <= t < end]
-    steady_rate = len(steady) / (min(end, done[-1]) - (start_at + warmup))
+    steady_rate = len(steady) / (min(end, done[-1]) - (start_at + warmup)) if steady else 0.0
     return {
         "processes": processes,
         "calls": len(done),
@@ -211,7 +236,6 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--url", required=True)
     w.add_argument("--rate", type=float, required=True)
     w.add_argument("--dir", required=True)
-    w.add_argument("--start-at", type=float, required=True)
     w.add_argument("--seconds", type=float, required=True)
     w.add_argument("--max-calls", type=int, required=True)
     parser.add_argument("--quick", action="store_true", help="3 s, 4 processes only")
