@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
+from genesys_assets.schema import AGGREGATE_METRICS
 from genesys_assets_tests.sandbox_fixtures import (
     AGGREGATES_PATH,
     DEFAULT_SANDBOX_CONFIG,
@@ -112,19 +113,7 @@ def test_aggregates_answer_is_a_conversation_aggregate_query_response(org: Sandb
     assert response.status_code == 200 and response.headers["ININ-Correlation-Id"]
     answer = round_trip(response, "ConversationAggregateQueryResponse")
     metrics = {m.metric for r in answer.results for d in r.data for m in d.metrics}
-    assert metrics == {
-        "nOffered",
-        "tAnswered",
-        "tAbandon",
-        "tFlowOut",
-        "tHandle",
-        "tTalkComplete",
-        "tHeldComplete",
-        "tAcw",
-        "tWait",
-        "nOverSla",
-        "oServiceLevel",
-    }
+    assert metrics == set(AGGREGATE_METRICS)
     sl = next(
         m.stats for r in answer.results for d in r.data for m in d.metrics if m.metric == "oServiceLevel"
     )

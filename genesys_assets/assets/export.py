@@ -17,22 +17,42 @@ from genesys_assets.transforms import export
 _WRITE_THREADS = 8
 
 
-def _record_object(
-    context: dg.AssetExecutionContext, key: str, written: ExportedObject, frame: pl.DataFrame
-) -> None:
-    """The partition's own S3 object and figures on its materialization (also in a range run)."""
-    context.add_asset_metadata(
-        {
-            "dagster/uri": dg.MetadataValue.text(written.uri),
-            "s3_uri": dg.MetadataValue.url(written.uri),
-            "s3_bytes": dg.MetadataValue.int(written.bytes),
-            "sha256": dg.MetadataValue.text(written.sha256_b64),
-            "dagster/row_count": dg.MetadataValue.int(frame.height),
-            **kpi_figures(frame),
-        },
-        partition_key=key,
+def _write_partitions(
+    context: dg.AssetExecutionContext,
+    export_s3: S3ExportResource,
+    frames: dict[str, pl.DataFrame],
+    schema: pl.Schema,
+    grain: str,
+) -> dg.MaterializeResult:
+    """Write one object per partition (a few threads: a range run writes hundreds), then put each
+    partition's own S3 object and figures on its materialization, in partition order."""
+
+    def write(key: str) -> ExportedObject:
+        return export_s3.write(frames[key], schema, grain, key, run_id=context.run_id)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(_WRITE_THREADS, len(frames)))) as pool:
+        written_objects = dict(zip(frames, pool.map(write, frames), strict=True))
+    for key, written in written_objects.items():
+        frame = frames[key]
+        context.add_asset_metadata(
+            {
+                "dagster/uri": dg.MetadataValue.text(written.uri),
+                "s3_uri": dg.MetadataValue.url(written.uri),
+                "s3_bytes": dg.MetadataValue.int(written.bytes),
+                "sha256": dg.MetadataValue.text(written.sha256_b64),
+                "dagster/row_count": dg.MetadataValue.int(frame.height),
+                **kpi_figures(frame),
+            },
+            partition_key=key,
+        )
+        context.log.info(f"wrote {written.uri} ({written.bytes} bytes, {frame.height} rows)")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/column_schema": table_schema(schema),
+            "run_objects": dg.MetadataValue.int(len(written_objects)),
+            "run_s3_bytes": dg.MetadataValue.int(sum(o.bytes for o in written_objects.values())),
+        }
     )
-    context.log.info(f"wrote {written.uri} ({written.bytes} bytes, {frame.height} rows)")
 
 
 @dg.asset(
@@ -54,8 +74,7 @@ def queue_export_daily(
     The schema is the same for every partition, DST days included (timezone-aware `interval_start` plus
     `local_date`, `local_time`, `utc_offset`), so the whole prefix reads as one table in DuckDB, Athena or Spark.
     """
-    # A month of partitions' tables is built per pass; the objects are encoded and written by a few threads
-    # (a range run of a year writes hundreds), then recorded in partition order.
+    # A month of partitions' tables is built per pass.
     frames: dict[str, pl.DataFrame] = {}
     for keys in batches(sorted(queue_kpis_daily)):
         frames.update(
@@ -63,23 +82,7 @@ def queue_export_daily(
                 {key: queue_kpis_daily[key] for key in keys}, genesys_queues, SETTINGS.timezone
             )
         )
-
-    def write(key: str) -> ExportedObject:
-        return export_s3.write(frames[key], EXPORT_DAILY, "daily", key, run_id=context.run_id)
-
-    with ThreadPoolExecutor(max_workers=min(_WRITE_THREADS, len(frames))) as pool:
-        written_objects = dict(zip(frames, pool.map(write, frames), strict=True))
-    total_bytes = 0
-    for key, written in written_objects.items():
-        _record_object(context, key, written, frames[key])
-        total_bytes += written.bytes
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/column_schema": table_schema(EXPORT_DAILY),
-            "run_objects": dg.MetadataValue.int(len(queue_kpis_daily)),
-            "run_s3_bytes": dg.MetadataValue.int(total_bytes),
-        }
-    )
+    return _write_partitions(context, export_s3, frames, EXPORT_DAILY, "daily")
 
 
 @dg.asset(
@@ -99,18 +102,9 @@ def queue_export_weekly(
     """One row per queue x media type x local date of the week, with the week's `days_observed` and
     `days_interpolated`, written to `s3://BUCKET/PREFIX/queue_export/grain=weekly/week=YYYY-MM-DD/part-0.parquet`.
     """
-    total_bytes = 0
+    frames: dict[str, pl.DataFrame] = {}
     for week_key, weekly in sorted(queue_kpis_weekly.items()):
         monday = date.fromisoformat(week_key)
         days = [f for k, f in queue_kpis_daily.items() if 0 <= (date.fromisoformat(k) - monday).days < 7]
-        frame = export.export_weekly(pl.concat(days), weekly, genesys_queues, SETTINGS.timezone)
-        written = export_s3.write(frame, EXPORT_WEEKLY, "weekly", week_key, run_id=context.run_id)
-        _record_object(context, week_key, written, frame)
-        total_bytes += written.bytes
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/column_schema": table_schema(EXPORT_WEEKLY),
-            "run_objects": dg.MetadataValue.int(len(queue_kpis_weekly)),
-            "run_s3_bytes": dg.MetadataValue.int(total_bytes),
-        }
-    )
+        frames[week_key] = export.export_weekly(pl.concat(days), weekly, genesys_queues, SETTINGS.timezone)
+    return _write_partitions(context, export_s3, frames, EXPORT_WEEKLY, "weekly")
