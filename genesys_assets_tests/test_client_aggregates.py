@@ -120,3 +120,31 @@ def test_fetch_filters_queues_and_reads_paged_job_results(make_sandbox: MakeSand
     pages = server.stats()["requests"]["job_results"]
     assert pages == -(-len(groups) // 2) > 1  # every cursor page was read
     assert fetch.calls == stats.total_calls
+
+
+@pytest.mark.parametrize(
+    ("queue_count", "mode", "data_calls"),
+    [
+        # 2 queues: 5 groups, one result page of 25 per job: 12 x (submit + 2 polls + 1 page) = 48.
+        (2, "async", 48),
+        # 40 queues: 101 groups, 5 pages per job: 12 x 8 = 96 > 53 weekly synchronous queries.
+        (40, "sync", 53),
+    ],
+)
+def test_a_year_is_planned_from_the_groups_in_the_queue_directory(
+    make_sandbox: MakeSandbox, tmp_path: Path, queue_count: int, mode: str, data_calls: int
+) -> None:
+    server = make_sandbox(queue_count=queue_count)
+    with GenesysClient(settings_for(server, tmp_path)) as client:
+        year = client.plan(date(2025, 11, 1), date(2026, 10, 31), timezone=NY)
+        listing_calls = client.stats.api_calls
+        week = client.plan(date(2026, 10, 1), date(2026, 10, 7), timezone=NY)
+        assert (
+            client.stats.api_calls == listing_calls
+        )  # where synchronous queries win anyway, nothing is listed
+    groups = sum(len(server.truth.queue(q).media_types) for q in server.truth.queue_ids())
+    assert groups == {2: 5, 40: 101}[queue_count]
+    assert (year.mode, year.estimated_calls) == (mode, data_calls)
+    assert year.estimated_calls == min(year.sync_calls, year.async_calls)
+    assert listing_calls == 1  # one directory page of 100 queues counted the groups
+    assert (week.mode, week.estimated_calls) == ("sync", 1)

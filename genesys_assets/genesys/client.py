@@ -430,20 +430,43 @@ class GenesysClient:
         timezone: str = "UTC",
         queue_ids: Sequence[str] | None = None,
         mode: FetchMode | None = None,
+        expected_groups: int | None = None,
     ) -> FetchPlan:
-        """The chunks and mode `fetch_aggregates` would use for local days first_day..last_day."""
+        """The chunks and mode `fetch_aggregates` would use for local days first_day..last_day.
+
+        When jobs could be cheaper than synchronous queries even at one result page each, the groups a
+        job would page through are counted first (``expected_groups``, or else every queue x media type
+        in the queue directory: one listing call per 100 queues), so a large org is not sent through
+        dozens of result pages per job when one synchronous query per week would do.
+        """
         zone(timezone)
-        queue_count = len(dict.fromkeys(queue_ids or ()))
-        return plan_fetch(
-            first_day,
-            last_day,
-            timezone,
-            max_sync_query_days=self.settings.max_sync_query_days,
-            max_job_days=self.settings.max_job_days,
-            job_page_size=self.settings.job_page_size,
-            expected_groups=2 * queue_count if queue_count else None,
-            mode=mode,
+
+        def planned(groups: int | None) -> FetchPlan:
+            return plan_fetch(
+                first_day,
+                last_day,
+                timezone,
+                max_sync_query_days=self.settings.max_sync_query_days,
+                max_job_days=self.settings.max_job_days,
+                job_page_size=self.settings.job_page_size,
+                expected_groups=groups,
+                mode=mode,
+            )
+
+        if expected_groups is not None or mode is not None:
+            return planned(expected_groups)
+        cheapest = planned(None)
+        if cheapest.mode == "sync":
+            return cheapest
+        queues = self.list_queues(queue_ids=queue_ids)
+        groups = sum(len(queue.media_types) for queue in queues)
+        chosen = planned(groups)
+        self.log.info(
+            f"{len(queues)} queues with {groups} queue x media type groups: {chosen.async_calls} calls as "
+            f"jobs of {self.settings.job_page_size} groups per result page, {chosen.sync_calls} as "
+            f"synchronous queries; using {chosen.mode}."
         )
+        return chosen
 
     def iter_aggregates(
         self,

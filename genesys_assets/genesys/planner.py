@@ -1,9 +1,11 @@
 """Plans how a range of local days is fetched from the conversation aggregates API with the fewest calls.
 
-Two ways exist: synchronous queries of at most ``max_sync_query_days`` days (one call each), or
-asynchronous jobs of at most ``max_job_days`` days (a submit, a few status polls and one call per result
-page each). The planner estimates the calls of both and picks the smaller; a tie goes to synchronous
-queries, which finish sooner. Chunk bounds are local midnights in the query's timezone
+Two ways exist: synchronous queries of at most ``max_sync_query_days`` days (one call each, however many
+queues answer: the synchronous answer is not paged), or asynchronous jobs of at most ``max_job_days`` days
+(a submit, a few status polls and one call per result page of ``job_page_size`` groups each). The planner
+estimates the calls of both and picks the smaller; a tie goes to synchronous queries, which finish sooner
+and need no polling waits. A job's pages grow with the number of queue x media type groups, so a large
+org's year is cheapest as synchronous queries, and a small org's as jobs. Chunk bounds are local midnights in the query's timezone
 (`genesys_assets.localtime`), so a chunk that crosses a DST change is 23 or 25 hours longer or shorter
 than whole days of 24 hours, and consecutive chunks share their boundary instant.
 """
@@ -37,7 +39,10 @@ def chunk_days(first_day: date, last_day: date, max_days: int, timezone: str) ->
 
 
 def job_calls(expected_groups: int | None, job_page_size: int) -> int:
-    """Estimated calls of one aggregates job: submit + polls + result pages."""
+    """Estimated calls of one aggregates job: submit + polls + result pages.
+
+    Without ``expected_groups`` one result page is assumed: the least a job can cost.
+    """
     pages = 1 if not expected_groups else max(1, math.ceil(expected_groups / job_page_size))
     return 1 + EXPECTED_JOB_POLLS + pages
 
@@ -55,8 +60,9 @@ def plan_fetch(
 ) -> FetchPlan:
     """The plan with the fewest estimated calls (or the forced ``mode``) for local days first..last.
 
-    ``expected_groups`` (queue x media type groups in the answer) refines the job page estimate; when it
-    is unknown one result page per job is assumed.
+    ``expected_groups`` (queue x media type groups in the answer) sets the job page estimate; when it is
+    unknown one result page per job is assumed, the jobs' lower bound, so a plan that still picks
+    synchronous queries needs no group count (`GenesysClient.plan` counts groups only otherwise).
     """
     days = (last_day - first_day).days + 1
     if days < 1:
