@@ -31,6 +31,7 @@ offending group, interval and metric. About 1 s per million metric entries on on
 
 from __future__ import annotations
 
+import io
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
@@ -39,7 +40,9 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import chain
 from typing import Any, Final
 
+import orjson
 import polars as pl
+import pyarrow as pa
 
 from genesys_assets import localtime
 from genesys_assets.schema import RAW_AGGREGATES, UTC_US
@@ -257,9 +260,8 @@ def _fast_stat_columns(stats: list[Any]) -> list[pl.Series] | None:
 
     Taken only when every stats entry is a dict holding only ints, floats and nulls (checked first, since the
     bulk conversion would coerce booleans and numeric strings; this also sends odd types in ignored fields to
-    the checked path), and every integer statistic is a finite whole number below 2**53 in magnitude (so the
-    float round trip is exact). Anything else goes through `_checked_stat_columns`, which converts
-    exactly or raises with the offending group, interval and metric.
+    the checked path). Anything else goes through `_checked_stat_columns`, which converts exactly or raises
+    with the offending group, interval and metric.
     """
     if set(map(type, stats)) != {dict}:
         return None
@@ -269,6 +271,15 @@ def _fast_stat_columns(stats: list[Any]) -> list[pl.Series] | None:
         table = pl.from_dicts(stats, schema=_STATS_SCHEMA, strict=True)
     except (OverflowError, TypeError, ValueError, pl.exceptions.PolarsError):
         return None
+    return _stat_columns_from_floats(table)
+
+
+def _stat_columns_from_floats(table: pl.DataFrame) -> list[pl.Series] | None:
+    """Int64 statistics and 0..1 targets from Float64 columns; None unless every value converts exactly.
+
+    Every integer statistic must be a finite whole number below 2**53 in magnitude (so the float round trip
+    is exact), and every target finite.
+    """
     columns: list[pl.Series] = []
     for key in INT_STATS:
         floats = table[key]
@@ -406,7 +417,6 @@ def parse_aggregate_results(
     stat_series = _fast_stat_columns(stats)
     if stat_series is None:
         stat_series = _checked_stat_columns(stats, where)
-    *int_series, target = stat_series
 
     row_entry = (
         pl.DataFrame({"entry": range(len(entry_metric_count)), "n": entry_metric_count})
@@ -414,13 +424,33 @@ def parse_aggregate_results(
         .to_series()
         .cast(pl.UInt32)
     )
-    entries = pl.DataFrame(
-        {"group": entry_group, "bucket": entry_bucket}, schema={"group": pl.UInt32, "bucket": pl.UInt32}
+    return _assemble(
+        buckets,
+        pl.DataFrame({"queue_id": group_queue, "media_type": group_media}, schema=_GROUP_SCHEMA),
+        pl.Series("group", entry_group, dtype=pl.UInt32),
+        pl.Series("bucket", entry_bucket, dtype=pl.UInt32),
+        row_entry,
+        metric,
+        stat_series,
+        extracted_at,
     )
-    groups = pl.DataFrame(
-        {"queue_id": group_queue, "media_type": group_media},
-        schema={"queue_id": pl.String, "media_type": pl.String},
-    )
+
+
+_GROUP_SCHEMA: Final = pl.Schema({"queue_id": pl.String, "media_type": pl.String})
+
+
+def _assemble(
+    buckets: _BucketIndex,
+    groups: pl.DataFrame,
+    entry_group: pl.Series,
+    entry_bucket: pl.Series,
+    row_entry: pl.Series,
+    metric: pl.Series,
+    stat_series: list[pl.Series],
+    extracted_at: datetime,
+) -> pl.DataFrame:
+    """The `RAW_AGGREGATES` frame: one row per metric entry, its bucket and group gathered by index."""
+    *int_series, target = stat_series
     bucket_table = pl.DataFrame(
         {
             "local_date": [b.local_date for b in buckets.buckets],
@@ -429,15 +459,129 @@ def parse_aggregate_results(
         },
         schema={"local_date": pl.Date, "interval_start": UTC_US, "interval_end": UTC_US},
     )
-    row_group = entries["group"].gather(row_entry)
-    row_bucket = entries["bucket"].gather(row_entry)
+    row_group = entry_group.gather(row_entry)
+    row_bucket = entry_bucket.gather(row_entry)
     frame = pl.DataFrame(
         [
             *bucket_table.select(pl.all().gather(row_bucket)).get_columns(),
             *groups.select(pl.all().gather(row_group)).get_columns(),
-            metric,
+            metric.alias("metric"),
             *int_series,
             target,
         ]
     ).with_columns(extracted_at=pl.lit(extracted_at, dtype=UTC_US))
     return frame.select(pl.col(name).cast(dtype) for name, dtype in RAW_AGGREGATES.items())
+
+
+def parse_aggregate_answer(
+    body: bytes,
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    interval_minutes: int,
+    timezone: str,
+    extracted_at: datetime,
+) -> pl.DataFrame:
+    """Flatten one aggregates answer body (a synchronous query's, or one page of an aggregates job).
+
+    The same frame as `parse_aggregate_results` of the body's `results`, without building Python objects
+    for it: the JSON is read straight into Arrow columns with a fixed schema (about 3 times faster than
+    parsing it into dicts, and a fraction of the memory). An answer the columnar reader cannot take as it
+    is (a null or empty key, an odd statistic, a bucket off the grid, a value that is not JSON) is parsed
+    again into Python objects and flattened by `parse_aggregate_results`, which converts it exactly or
+    raises `AggregatesFormatError` naming the offending group, interval and metric. A body that is not
+    JSON raises `orjson.JSONDecodeError`, so the HTTP layer can retry a truncated answer.
+    """
+    window_start = _aware_utc(window_start, "window_start")
+    window_end = _aware_utc(window_end, "window_end")
+    extracted_at = _aware_utc(extracted_at, "extracted_at")
+    buckets = _BucketIndex(window_start, window_end, interval_minutes, timezone)
+    frame = _columnar_answer(body, buckets, extracted_at)
+    if frame is not None:
+        return frame
+    answer = orjson.loads(body)
+    if not isinstance(answer, dict):
+        raise AggregatesFormatError(
+            f"Aggregates answer: the body is a JSON {type(answer).__name__}, not an object with 'results'."
+        )
+    return parse_aggregate_results(
+        answer.get("results"),
+        window_start=window_start,
+        window_end=window_end,
+        interval_minutes=interval_minutes,
+        timezone=timezone,
+        extracted_at=extracted_at,
+    )
+
+
+def _answer_schema() -> pa.Schema:
+    stats = pa.struct([(key, pa.float64()) for key in (*INT_STATS, "target")])
+    metric = pa.struct([("metric", pa.string()), ("stats", stats)])
+    entry = pa.struct([("interval", pa.string()), ("metrics", pa.list_(metric))])
+    group = pa.struct([("queueId", pa.string()), ("mediaType", pa.string())])
+    result = pa.struct([("group", group), ("data", pa.list_(entry))])
+    return pa.schema([("results", pa.list_(result))])
+
+
+def _columnar_answer(body: bytes, buckets: _BucketIndex, extracted_at: datetime) -> pl.DataFrame | None:
+    """The answer flattened from Arrow columns, or None when it needs the checked path."""
+    import pyarrow.compute as pc
+    import pyarrow.json as pa_json
+
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(body),
+            read_options=pa_json.ReadOptions(use_threads=False, block_size=max(len(body) + 64, 1 << 16)),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=_answer_schema(), unexpected_field_behavior="ignore", newlines_in_values=True
+            ),
+        )
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows != 1:
+        return None
+    results = table.column("results").combine_chunks()
+    if results.null_count:
+        return _empty()
+    results_flat = pc.list_flatten(results)
+    if results_flat.null_count:
+        return None  # a null results[] element
+    group, data = results_flat.flatten()
+    keep = group.is_valid()  # a result without a group is a roll-up
+    queue, media = (column.filter(keep) for column in group.flatten())
+    data = data.filter(keep)
+    if any(column.null_count or pc.any(pc.equal(column, "")).as_py() for column in (queue, media)):
+        return None  # a missing, null or empty key: roll-up or malformed, told apart on the checked path
+    entries = pc.list_flatten(data)
+    if len(entries) == 0 or entries.null_count:
+        return _empty() if len(entries) == 0 else None
+    interval, metrics = entries.flatten()
+    rows = pc.list_flatten(metrics)
+    if len(rows) == 0:
+        return _empty()
+    if interval.null_count or rows.null_count:
+        return None
+    name, stats = rows.flatten()
+    if name.null_count or stats.null_count or pc.any(pc.equal(name, "")).as_py():
+        return None
+    stat_series = _stat_columns_from_floats(pl.from_arrow(pa.RecordBatch.from_struct_array(stats)))
+    if stat_series is None:
+        return None
+    interval_text = pl.Series("interval", interval)
+    codes: dict[str, int] = {}
+    try:
+        for text in interval_text.unique(maintain_order=True):
+            codes[text] = buckets.code(text, "group")
+    except AggregatesFormatError:
+        return None
+    entry_bucket = interval_text.replace_strict(codes, return_dtype=pl.UInt32)
+    return _assemble(
+        buckets,
+        pl.DataFrame({"queue_id": queue, "media_type": media}, schema=_GROUP_SCHEMA),
+        pl.Series("group", pc.list_parent_indices(data), dtype=pl.UInt32),
+        entry_bucket,
+        pl.Series("entry", pc.list_parent_indices(metrics), dtype=pl.UInt32),
+        pl.Series("metric", name, dtype=pl.String),
+        stat_series,
+        extracted_at,
+    )
