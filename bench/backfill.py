@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (
     PYTHON,
     ChildResult,
+    SandboxProcess,
     moto_s3_process,
     ratio_line,
     require_ok,
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 
 SCRIPT = str(Path(__file__).resolve())
 DAILY_JOB = "genesys_daily_job"
+# The sandbox's API limits (its defaults, which this benchmark keeps).
+SANDBOX_MAX_QUERY_DAYS, SANDBOX_MAX_JOB_DAYS, SANDBOX_JOB_PAGE_SIZE = 7, 31, 50
 DATA_ROUTES = ("aggregates_query", "jobs_create", "job_status", "job_results", "job_delete")
 BUCKET = "bench-lake"
 DAGSTER_YAML = "telemetry:\n  enabled: false\n"
@@ -337,6 +341,7 @@ def parent(args: argparse.Namespace) -> int:
         per_sandbox_cpu = sandbox.cpu_s() - cpu_before
         reports = [r.last_json() for r in runs]
 
+        groups = _queue_groups(sandbox)
         digests_a = _export_digests(s3_url, "single", sample)
         digests_b = _export_digests(s3_url, "per_partition", sample)
         assert digests_a == digests_b, "the export objects of (a) and (b) differ for the sampled days"
@@ -362,6 +367,12 @@ def parent(args: argparse.Namespace) -> int:
         f"    peak RSS {single.peak_rss_mb:.0f} MB, CPU {single.cpu_s:.1f} s; sandbox CPU {single_sandbox_cpu:.1f} s"
     )
     print(f"    API calls: {_describe_calls(single_routes)}; data calls {a_data}")
+    fewest = _fewest_data_calls(args.days, groups)
+    print(
+        f"    fewest data calls the sandbox's limits allow ({SANDBOX_MAX_QUERY_DAYS}-day queries, or "
+        f"{SANDBOX_MAX_JOB_DAYS}-day jobs of {groups} groups at {SANDBOX_JOB_PAGE_SIZE} per page): {fewest}; "
+        f"(a) made {a_data}: {'at the minimum' if a_data <= fewest else 'ABOVE the minimum'}"
+    )
     print(f"    queue directory (one run before both, not timed): {_describe_calls(directory_routes)}")
     print(
         f"(b) one run per partition, {n} sampled: wall {per_wall:.2f} s per partition "
@@ -400,6 +411,32 @@ def parent(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _queue_groups(sandbox: SandboxProcess) -> int:
+    """Queue x media type groups of the sandbox org, from its queue directory (not timed)."""
+    from genesys_assets.genesys import GenesysClient, GenesysSettings
+
+    settings = GenesysSettings(
+        client_id=sandbox.client_id,
+        client_secret=sandbox.client_secret,
+        api_url=sandbox.url,
+        requests_per_second=100.0,
+        rate_limit_dir=tempfile.mkdtemp(prefix="genesys-bench-groups-"),
+    )
+    try:
+        with GenesysClient(settings) as client:
+            return sum(len(queue.media_types) for queue in client.list_queues())
+    finally:
+        shutil.rmtree(settings.rate_limit_dir or "", ignore_errors=True)
+
+
+def _fewest_data_calls(days: int, groups: int) -> int:
+    """The fewest aggregates calls for ``days``: weekly synchronous queries, or jobs that each cost a submit,
+    at least one status poll and one call per result page."""
+    queries = math.ceil(days / SANDBOX_MAX_QUERY_DAYS)
+    jobs = math.ceil(days / SANDBOX_MAX_JOB_DAYS) * (2 + math.ceil(groups / SANDBOX_JOB_PAGE_SIZE))
+    return min(queries, jobs)
 
 
 def main(argv: list[str] | None = None) -> int:

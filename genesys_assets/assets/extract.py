@@ -7,12 +7,12 @@ import dagster as dg
 import polars as pl
 
 from genesys_assets.assets.common import GENESYS_POOL, GROUP_RAW, OWNERS, frames_row_count
-from genesys_assets.genesys import FetchProgress
+from genesys_assets.genesys import ChunkPlan, FetchProgress
 from genesys_assets.genesys.resource import GenesysResource
 from genesys_assets.partitions import SETTINGS, daily_partitions, partition_days
 from genesys_assets.schema import AGGREGATE_METRICS
 from genesys_assets.transforms.directory import queues_frame
-from genesys_assets.transforms.flatten import parse_aggregate_results
+from genesys_assets.transforms.flatten import parse_aggregate_answer
 from genesys_assets.transforms.split import split_by_local_date
 
 
@@ -73,9 +73,18 @@ def raw_queue_aggregates(
         left = elapsed / progress.chunks_done * (progress.chunks_total - progress.chunks_done)
         context.log.info(f"{progress}; {elapsed:.1f} s elapsed, about {left:.0f} s left")
 
-    # Each chunk's JSON is flattened as soon as it arrives and dropped before the next one is fetched: a
-    # year of 200 queues is about 2 GB of JSON and many times that as Python objects, but only a fraction
-    # of it as polars columns.
+    def read_answer(chunk: ChunkPlan, body: bytes) -> pl.DataFrame:
+        return parse_aggregate_answer(
+            body,
+            window_start=chunk.window_start,
+            window_end=chunk.window_end,
+            interval_minutes=SETTINGS.interval_minutes,
+            timezone=SETTINGS.timezone,
+            extracted_at=extracted_at,
+        )
+
+    # Each answer is read from its JSON bytes straight into columns as it arrives: a year of 200 queues is
+    # about 2 GB of JSON, many times that as Python objects, but only a fraction of it as polars columns.
     chunks: list[pl.DataFrame] = []
     with genesys.get_client(context.log) as client:
         for chunk in client.iter_aggregates(
@@ -86,22 +95,13 @@ def raw_queue_aggregates(
             queue_ids=SETTINGS.queue_ids or None,
             metrics=AGGREGATE_METRICS,
             on_progress=report,
+            read_answer=read_answer,
         ):
-            chunks.append(
-                parse_aggregate_results(
-                    chunk.results,
-                    window_start=chunk.window_start,
-                    window_end=chunk.window_end,
-                    interval_minutes=SETTINGS.interval_minutes,
-                    timezone=SETTINGS.timezone,
-                    extracted_at=extracted_at,
-                )
-            )
+            chunks.append(chunk.answer)
             context.log.info(
                 f"Flattened chunk {len(chunks)} ({chunk.first_day}..{chunk.last_day}): "
                 f"{chunks[-1].height} metric rows"
             )
-            del chunk
         stats = client.stats
     chunk_count = len(chunks)
     frames = split_by_local_date(pl.concat(chunks) if chunks else None, days)

@@ -7,8 +7,9 @@
   calls the API limits allow, chunk by chunk, reporting progress.
 
 The client owns one ``httpx.Client`` (a connection pool), one token and one handle on the shared rate-limit
-bucket; use it as a context manager or call `close`. Responses are parsed with orjson into plain dicts;
-no SDK is imported at run time. Assets get a client from `resource.GenesysResource.get_client`.
+bucket; use it as a context manager or call `close`. Responses are parsed with orjson into plain dicts,
+except where a caller passes its own answer reader for aggregates (the pipeline reads them straight into
+columns); no SDK is imported at run time. Assets get a client from `resource.GenesysResource.get_client`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Final
 
+import orjson
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from genesys_assets.genesys.auth import TokenManager
@@ -59,6 +61,8 @@ MEDIA_SETTINGS_TO_ANALYTICS: Final[dict[str, str]] = {"call": "voice"}
 MEDIA_ORDER: Final[tuple[str, ...]] = ("voice", "callback", "chat", "email", "message")
 
 ProgressCallback = Callable[[FetchProgress], None]
+# Reads one aggregates answer's JSON bytes for a chunk (see `GenesysClient.fetch_aggregates`).
+AnswerReader = Callable[[ChunkPlan, bytes], Any]
 _SHRINK_HINT = (
     " A 504 or timeout on an aggregates query often means the query is too big: lower "
     "max_sync_query_days / max_job_days or use a coarser granularity."
@@ -216,8 +220,11 @@ class GenesysClient:
         json_body: Any = None,
         permission: str | None = None,
         hint: str = "",
+        decode: Callable[[bytes], Any] = orjson.loads,
     ) -> Any:
         """One authenticated API call (retried per the transport rules); the parsed JSON answer.
+
+        ``decode`` replaces JSON parsing of a successful body (see `Transport.request`).
 
         The bearer token is read before every attempt, so retries after long backoffs renew a token that
         is about to expire instead of sending it again. A 401 triggers one token refresh and one more
@@ -235,6 +242,7 @@ class GenesysClient:
                     json_body=json_body,
                     permission=permission,
                     hint=hint,
+                    decode=decode,
                 )
             except Unauthorized as exc:
                 if sent:
@@ -302,15 +310,21 @@ class GenesysClient:
 
     # --- aggregates: synchronous ---------------------------------------------------------------------
 
-    def query_aggregates(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """One synchronous ``conversations/aggregates/query``; the answer (``results`` may be absent)."""
+    def query_aggregates(self, body: Mapping[str, Any], decode: Callable[[bytes], Any] | None = None) -> Any:
+        """One synchronous ``conversations/aggregates/query``; the answer (``results`` may be absent).
+
+        ``decode`` reads the answer body instead of JSON parsing (an empty body is read as ``{}``).
+        """
         answer = self.request(
             "POST",
             AGGREGATES_QUERY_PATH,
             json_body=dict(body),
             permission=PERMISSION_AGGREGATES,
             hint=_SHRINK_HINT,
+            decode=decode or orjson.loads,
         )
+        if decode is not None:
+            return decode(b"{}") if answer is None else answer
         if answer is None:
             return {}
         if not isinstance(answer, dict):
@@ -479,10 +493,11 @@ class GenesysClient:
         metrics: Sequence[str] | None = None,
         on_progress: ProgressCallback | None = None,
         mode: FetchMode | None = None,
+        read_answer: AnswerReader | None = None,
     ) -> Iterator[AggregatesChunk]:
         """Chunks of `fetch_aggregates` one at a time, so a caller can process and drop each in turn."""
         plan = self.plan(first_day, last_day, timezone=timezone, queue_ids=queue_ids, mode=mode)
-        return self._iter_plan(plan, timezone, granularity, queue_ids, metrics, on_progress)
+        return self._iter_plan(plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer)
 
     def fetch_aggregates(
         self,
@@ -495,6 +510,7 @@ class GenesysClient:
         metrics: Sequence[str] | None = None,
         on_progress: ProgressCallback | None = None,
         mode: FetchMode | None = None,
+        read_answer: AnswerReader | None = None,
     ) -> AggregatesFetch:
         """Aggregates per queue x media type for local days first_day..last_day with the fewest calls.
 
@@ -502,11 +518,15 @@ class GenesysClient:
         fewer calls (``mode`` forces one). Each chunk is bounded by local midnights in ``timezone`` and
         queried with that ``timeZone``, so buckets follow local time across DST changes. ``metrics``
         defaults to `schema.AGGREGATE_METRICS`. ``on_progress`` gets a `FetchProgress` after each chunk.
-        ``calls`` counts every HTTP call made, token calls included.
+        ``read_answer(chunk, body)`` turns each answer's JSON bytes into `AggregatesChunk.answer` (default: the parsed object); for a synchronous query it runs inside the retry loop, so it
+        must raise `orjson.JSONDecodeError` for a body that is not JSON. ``calls`` counts every HTTP call
+        made, token calls included.
         """
         start = self.stats
         plan = self.plan(first_day, last_day, timezone=timezone, queue_ids=queue_ids, mode=mode)
-        chunks = list(self._iter_plan(plan, timezone, granularity, queue_ids, metrics, on_progress))
+        chunks = list(
+            self._iter_plan(plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer)
+        )
         return AggregatesFetch(
             chunks=chunks, calls=self.stats.total_calls - start.total_calls, mode=plan.mode
         )
@@ -519,6 +539,7 @@ class GenesysClient:
         queue_ids: Sequence[str] | None,
         metrics: Sequence[str] | None,
         on_progress: ProgressCallback | None,
+        read_answer: AnswerReader | None,
     ) -> Iterator[AggregatesChunk]:
         if metrics is None:
             from genesys_assets.schema import AGGREGATE_METRICS  # polars is imported only when needed
@@ -533,7 +554,7 @@ class GenesysClient:
         )
         start = self.stats
         for done, chunk in enumerate(plan.chunks, start=1):
-            yield self._fetch_chunk(chunk, plan.mode, timezone, granularity, metrics, queue_list)
+            yield self._fetch_chunk(chunk, plan.mode, timezone, granularity, metrics, queue_list, read_answer)
             if on_progress is not None:
                 now = self.stats
                 on_progress(
@@ -556,6 +577,7 @@ class GenesysClient:
         granularity: str,
         metrics: Sequence[str],
         queue_ids: Sequence[str],
+        read_answer: AnswerReader | None,
     ) -> AggregatesChunk:
         body = aggregates_body(
             chunk.window_start,
@@ -565,11 +587,17 @@ class GenesysClient:
             metrics=metrics,
             queue_ids=queue_ids or None,
         )
-        results = (self.query_aggregates(body).get("results") or []) if mode == "sync" else self.run_job(body)
+        decode = functools.partial(read_answer, chunk) if read_answer is not None else None
+        if mode == "sync":
+            answer = self.query_aggregates(body, decode=decode)
+        else:
+            # Job pages are parsed for their cursors; their results are read as one answer.
+            results = self.run_job(body)
+            answer = {"results": results} if decode is None else decode(orjson.dumps({"results": results}))
         return AggregatesChunk(
             first_day=chunk.first_day,
             last_day=chunk.last_day,
             window_start=chunk.window_start,
             window_end=chunk.window_end,
-            results=list(results),
+            answer=answer,
         )

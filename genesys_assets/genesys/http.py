@@ -191,6 +191,7 @@ class Transport:
         auth: tuple[str, str] | None = None,
         permission: str | None = None,
         hint: str = "",
+        decode: Callable[[bytes], Any] = orjson.loads,
     ) -> ApiResponse:
         """Send one logical request with retries; return its parsed answer or raise a `GenesysError`.
 
@@ -199,6 +200,9 @@ class Transport:
         ``headers_factory`` is called before every attempt and its headers are added to ``headers``: the
         client passes its bearer token this way, so a retry that comes after a long backoff sends a token
         that is still valid instead of the one the first attempt used.
+        ``decode`` turns a successful non-empty body into the answer (default: parsed JSON). It runs inside
+        the retry loop and must raise `orjson.JSONDecodeError` for a body that is not JSON, so a truncated
+        or garbled answer is fetched again; any other error it raises ends the request as it is.
         """
         content: bytes | None = None
         all_headers = dict(headers or {})
@@ -242,7 +246,9 @@ class Transport:
                         )
                     ),
                 ) from None
-            return self._interpret(response, kind=kind, what=what, permission=permission, hint=hint)
+            return self._interpret(
+                response, kind=kind, what=what, permission=permission, hint=hint, decode=decode
+            )
 
         retrying = Retrying(
             retry=retry_if_exception_type(_Retryable),
@@ -304,12 +310,19 @@ class Transport:
     # --- answers -------------------------------------------------------------------------------------
 
     def _interpret(
-        self, response: httpx.Response, *, kind: Kind, what: str, permission: str | None, hint: str
+        self,
+        response: httpx.Response,
+        *,
+        kind: Kind,
+        what: str,
+        permission: str | None,
+        hint: str,
+        decode: Callable[[bytes], Any],
     ) -> ApiResponse:
         status = response.status_code
         correlation_id = response.headers.get("ININ-Correlation-Id")
         if 200 <= status < 300:
-            return self._success(response, kind=kind, what=what, correlation_id=correlation_id)
+            return self._success(response, kind=kind, what=what, correlation_id=correlation_id, decode=decode)
 
         body = _json_or_none(response.content) if not _is_html(response) else None
         body = body if isinstance(body, dict) else {}
@@ -384,7 +397,13 @@ class Transport:
         )
 
     def _success(
-        self, response: httpx.Response, *, kind: Kind, what: str, correlation_id: str | None
+        self,
+        response: httpx.Response,
+        *,
+        kind: Kind,
+        what: str,
+        correlation_id: str | None,
+        decode: Callable[[bytes], Any],
     ) -> ApiResponse:
         content = response.content
         if not content.strip():
@@ -401,7 +420,7 @@ class Transport:
                 correlation_id=correlation_id,
             )
         try:
-            data = orjson.loads(content)
+            data = decode(content)
         except orjson.JSONDecodeError as exc:
             declared = response.headers.get("Content-Length")
             final = UnexpectedResponse(

@@ -77,13 +77,21 @@ class FetchPlan:
 
 @dataclass(frozen=True)
 class AggregatesChunk:
-    """Raw ``results`` (Genesys's ``ConversationAggregateDataContainer`` dicts) of one planned chunk."""
+    """The answer of one planned chunk (a synchronous query, or every result page of a job), as the fetch's
+    answer reader made it: by default the parsed JSON object, whose `results` are Genesys's
+    ``ConversationAggregateDataContainer`` dicts.
+    """
 
     first_day: date
     last_day: date
     window_start: datetime
     window_end: datetime
-    results: list[dict[str, Any]]
+    answer: Any
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        """The answer's ``results`` entries (default reader only)."""
+        return list(self.answer.get("results") or [])
 
 
 @dataclass(frozen=True)
