@@ -28,7 +28,7 @@ EXPECTED = {
         "byte-identical to (a): yes",
     ),
     "transforms.py": (
-        ["transform speed, polars vs pandas tutorial"],
+        ["JSON bytes to tables, polars vs pandas tutorial"],
         "daily totals equal on both paths: yes",
     ),
     "ratelimit.py": (["achieved steady rate / R with 4 process(es)"], "steady-state 429s: client"),

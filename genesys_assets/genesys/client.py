@@ -444,14 +444,13 @@ class GenesysClient:
         timezone: str = "UTC",
         queue_ids: Sequence[str] | None = None,
         mode: FetchMode | None = None,
-        expected_groups: int | None = None,
     ) -> FetchPlan:
         """The chunks and mode `fetch_aggregates` would use for local days first_day..last_day.
 
         When jobs could be cheaper than synchronous queries even at one result page each, the groups a
-        job would page through are counted first (``expected_groups``, or else every queue x media type
-        in the queue directory: one listing call per 100 queues), so a large org is not sent through
-        dozens of result pages per job when one synchronous query per week would do.
+        job would page through are counted first (every queue x media type in the queue directory: one
+        listing call per 100 queues), so a large org is not sent through dozens of result pages per job
+        when one synchronous query per week would do.
         """
         zone(timezone)
 
@@ -467,9 +466,9 @@ class GenesysClient:
                 mode=mode,
             )
 
-        if expected_groups is not None or mode is not None:
-            return planned(expected_groups)
         cheapest = planned(None)
+        if mode is not None:
+            return cheapest
         if cheapest.mode == "sync":
             return cheapest
         queues = self.list_queues(queue_ids=queue_ids)
