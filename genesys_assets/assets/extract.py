@@ -83,9 +83,11 @@ def raw_queue_aggregates(
             extracted_at=extracted_at,
         )
 
-    # Each answer is read from its JSON bytes straight into columns as it arrives: a year of 200 queues is
-    # about 2 GB of JSON, many times that as Python objects, but only a fraction of it as polars columns.
-    chunks: list[pl.DataFrame] = []
+    # Each answer is read from its JSON bytes straight into columns as it arrives and split into its local
+    # days at once (a chunk holds whole days), so a year is never held twice: a year of 200 queues is about
+    # 2 GB of JSON, many times that as Python objects, but only a fraction of it as polars columns.
+    frames: dict[str, pl.DataFrame] = {}
+    chunk_count = 0
     with genesys.get_client(context.log) as client:
         for chunk in client.iter_aggregates(
             days[0],
@@ -97,15 +99,14 @@ def raw_queue_aggregates(
             on_progress=report,
             read_answer=read_answer,
         ):
-            chunks.append(chunk.answer)
+            chunk_days = [day for day in days if chunk.first_day <= day <= chunk.last_day]
+            frames.update(split_by_local_date(chunk.answer, chunk_days))
+            chunk_count += 1
             context.log.info(
-                f"Flattened chunk {len(chunks)} ({chunk.first_day}..{chunk.last_day}): "
-                f"{chunks[-1].height} metric rows"
+                f"Flattened chunk {chunk_count} ({chunk.first_day}..{chunk.last_day}): "
+                f"{chunk.answer.height} metric rows"
             )
         stats = client.stats
-    chunk_count = len(chunks)
-    frames = split_by_local_date(pl.concat(chunks) if chunks else None, days)
-    del chunks
     return dg.Output(
         frames,
         metadata={

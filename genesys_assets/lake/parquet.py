@@ -197,9 +197,8 @@ def read_parquet_bytes(
     ``columns`` reads only those columns. With ``schema`` the frame is checked and cast to it the same
     way as on write (``columns`` then selects from the schema).
     """
-    table = pq.read_table(io.BytesIO(data), columns=list(columns) if columns is not None else None)
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
+    # polars' own reader: several times faster than going through a pyarrow table, and holds no second copy.
+    frame = pl.read_parquet(io.BytesIO(data), columns=list(columns) if columns is not None else None)
     if schema is None:
         return frame
     if columns is not None:
