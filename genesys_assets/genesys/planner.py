@@ -5,9 +5,11 @@ queues answer: the synchronous answer is not paged), or asynchronous jobs of at 
 (a submit, a few status polls and one call per result page of ``job_page_size`` groups each). The planner
 estimates the calls of both and picks the smaller; a tie goes to synchronous queries, which finish sooner
 and need no polling waits. A job's pages grow with the number of queue x media type groups, so a large
-org's year is cheapest as synchronous queries, and a small org's as jobs. Chunk bounds are local midnights in the query's timezone
-(`genesys_assets.localtime`), so a chunk that crosses a DST change is 23 or 25 hours longer or shorter
-than whole days of 24 hours, and consecutive chunks share their boundary instant.
+org's year is cheapest as synchronous queries, and a small org's as jobs.
+
+Chunk bounds are local midnights in the query's timezone (`genesys_assets.localtime`), so a chunk that
+crosses a DST change is 23 or 25 hours longer or shorter than whole days of 24 hours, and consecutive
+chunks share their boundary instant.
 """
 
 from __future__ import annotations
