@@ -539,7 +539,7 @@ def _columnar_answer(body: bytes, buckets: _BucketIndex, extracted_at: datetime)
                 explicit_schema=_answer_schema(), unexpected_field_behavior="ignore", newlines_in_values=True
             ),
         )
-    except (pa.ArrowException, ValueError):
+    except (pa.ArrowException, ValueError, OverflowError):  # OverflowError: a body beyond 2 GiB
         return None
     if table.num_rows != 1:
         return None
