@@ -329,3 +329,9 @@ def test_sandbox_weeks_read_as_columns_equal_the_parsed_path() -> None:
     assert parsed.height > 10_000 and set(parsed["local_date"]) == set(localtime.iter_days(first, last))
     assert columnar.equals(parsed) and columnar.schema == parsed.schema == RAW_AGGREGATES
     assert flatten.parse_aggregate_answer(answer, **window).equals(parsed)
+
+
+def test_a_bucket_off_the_grid_is_rejected_even_without_metrics() -> None:
+    off_grid = bucket(first_start() + timedelta(minutes=10))
+    with pytest.raises(AggregatesFormatError, match="not on a 30-minute boundary"):
+        parse([group("q1", "voice", [{"interval": off_grid, "metrics": []}])])

@@ -559,23 +559,25 @@ def _columnar_answer(body: bytes, buckets: _BucketIndex, extracted_at: datetime)
     if len(entries) == 0 or entries.null_count:
         return _empty() if len(entries) == 0 else None
     interval, metrics = entries.flatten()
+    if interval.null_count:
+        return None
+    interval_text = pl.Series("interval", interval)
+    codes: dict[str, int] = {}
+    try:  # every bucket is validated, those without metrics too, as on the checked path
+        for text in interval_text.unique(maintain_order=True):
+            codes[text] = buckets.code(text, "group")
+    except AggregatesFormatError:
+        return None
     rows = pc.list_flatten(metrics)
     if len(rows) == 0:
         return _empty()
-    if interval.null_count or rows.null_count:
+    if rows.null_count:
         return None
     name, stats = rows.flatten()
     if name.null_count or stats.null_count or pc.any(pc.equal(name, "")).as_py():
         return None
     stat_series = _stat_columns_from_floats(pl.from_arrow(pa.RecordBatch.from_struct_array(stats)))
     if stat_series is None:
-        return None
-    interval_text = pl.Series("interval", interval)
-    codes: dict[str, int] = {}
-    try:
-        for text in interval_text.unique(maintain_order=True):
-            codes[text] = buckets.code(text, "group")
-    except AggregatesFormatError:
         return None
     entry_bucket = interval_text.replace_strict(codes, return_dtype=pl.UInt32)
     return _assemble(
