@@ -43,19 +43,6 @@ if TYPE_CHECKING:
 SCRIPT = str(Path(__file__).resolve())
 TIMEZONE = "America/New_York"
 CHUNK_DAYS = 7
-MEASURES = (
-    "offered",
-    "answered",
-    "abandoned",
-    "handle_count",
-    "handle_sum_ms",
-    "talk_sum_ms",
-    "hold_sum_ms",
-    "acw_sum_ms",
-    "wait_sum_ms",
-    "sl_numerator",
-    "sl_denominator",
-)
 
 
 # ----------------------------------------------------------------------------------------- input data
@@ -178,6 +165,8 @@ PANDAS_SOURCES = {
     "sl_numerator": ("oServiceLevel", "numerator"),
     "sl_denominator": ("oServiceLevel", "denominator"),
 }
+# The measures both paths produce and whose daily totals must agree.
+MEASURES = tuple(PANDAS_SOURCES)
 
 
 def pandas_chunk(results: list[dict[str, Any]], timezone: str) -> pd.DataFrame:

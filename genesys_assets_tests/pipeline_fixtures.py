@@ -23,11 +23,40 @@ from genesys_assets.checks import ALL_CHECKS
 from genesys_assets.definitions import ASSETS, resources_from_env
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets.schedules import DAILY_ASSETS, WEEKLY_ASSETS, range_tags
+from genesys_assets.schema import KPI_MEASURES
 from genesys_assets_tests.s3_fixtures import s3_client_for
 
-__all__ = ["Pipeline", "make_pipeline", "pipeline"]
+__all__ = ["Pipeline", "daily_sums", "make_pipeline", "pipeline", "pipeline_env"]
 
 EXPORT_PREFIX = "lake"
+
+
+def pipeline_env(sandbox: SandboxServer, root: Path, bucket: str, **overrides: str) -> dict[str, str]:
+    """The environment a deployment sets, pointed at the sandbox org, a moto bucket and folders under root."""
+    return {
+        "GENESYS_CLIENT_ID": sandbox.client_id,
+        "GENESYS_CLIENT_SECRET": sandbox.client_secret,
+        "GENESYS_API_URL": sandbox.url,
+        "GENESYS_LOGIN_URL": sandbox.url,
+        "GENESYS_REQUESTS_PER_SECOND": "200",
+        "GENESYS_BURST": "50",
+        "GENESYS_MAX_ATTEMPTS": "3",
+        "GENESYS_RATE_LIMIT_DIR": str(root / "ratelimit"),
+        "GENESYS_LAKE_DIR": str(root / "lake"),
+        "EXPORT_S3_BUCKET": bucket,
+        "EXPORT_S3_PREFIX": EXPORT_PREFIX,
+        **overrides,
+    }
+
+
+def daily_sums(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per queue x media type x local date, the measures summed over the intervals, zero rows dropped."""
+    return (
+        frame.group_by("local_date", "queue_id", "media_type")
+        .agg(pl.col(m).sum() for m in KPI_MEASURES)
+        .filter(pl.any_horizontal(pl.col(m) != 0 for m in KPI_MEASURES))
+        .sort("local_date", "queue_id", "media_type")
+    )
 
 
 @dataclass
@@ -116,19 +145,7 @@ def make_pipeline(
         s3_client_for(moto_s3).create_bucket(Bucket=bucket)
         root = tmp_path / f"pipeline-{len(instances)}"
         lake_dir = root / "lake"
-        for name, value in {
-            "GENESYS_CLIENT_ID": sandbox.client_id,
-            "GENESYS_CLIENT_SECRET": sandbox.client_secret,
-            "GENESYS_API_URL": sandbox.url,
-            "GENESYS_LOGIN_URL": sandbox.url,
-            "GENESYS_REQUESTS_PER_SECOND": "200",
-            "GENESYS_BURST": "50",
-            "GENESYS_MAX_ATTEMPTS": "3",
-            "GENESYS_RATE_LIMIT_DIR": str(root / "ratelimit"),
-            "GENESYS_LAKE_DIR": str(lake_dir),
-            "EXPORT_S3_BUCKET": bucket,
-            "EXPORT_S3_PREFIX": EXPORT_PREFIX,
-        }.items():
+        for name, value in pipeline_env(sandbox, root, bucket).items():
             monkeypatch.setenv(name, value)
         (root / "dagster_home").mkdir(parents=True)
         instance_cm = dg.instance_for_test(temp_dir=str(root / "dagster_home"))

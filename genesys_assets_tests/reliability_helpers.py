@@ -10,7 +10,6 @@
 * :func:`start_materialize` launches ``dagster asset materialize`` as a subprocess in its own process
   group, and :func:`kill_group` ends that group with SIGKILL; :func:`wait_until` polls a condition with a
   deadline.
-* :func:`restricted_s3_credentials` creates an IAM user on the moto server and enforces its policy.
 * :func:`find_needles` searches text and bytes for secrets.
 """
 
@@ -26,8 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,6 @@ import dagster as dg
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-import urllib3
 
 from genesys_assets_tests.s3_fixtures import s3_client_for
 
@@ -176,25 +173,6 @@ def bucket_objects(endpoint: str, bucket: str) -> dict[str, bytes]:
         for item in page.get("Contents", [])
     ]
     return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
-
-
-@contextlib.contextmanager
-def restricted_s3_credentials(endpoint: str, policy: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(access key id, secret) of a new IAM user holding only ``policy``; moto enforces IAM while open.
-
-    Create buckets before entering: inside, requests signed with unknown keys are refused process-wide.
-    """
-    iam = s3_client_for(endpoint, service="iam")
-    user = f"reliability-{uuid.uuid4().hex[:8]}"
-    iam.create_user(UserName=user)
-    iam.put_user_policy(UserName=user, PolicyName="only-this", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    http = urllib3.PoolManager()
-    http.request("POST", f"{endpoint}/moto-api/reset-auth", body=b"0")
-    try:
-        yield key["AccessKeyId"], key["SecretAccessKey"]
-    finally:
-        http.request("POST", f"{endpoint}/moto-api/reset-auth", body=b"inf")
 
 
 # ------------------------------------------------------------------------------------------ TCP relay

@@ -110,8 +110,8 @@ def s3_bucket(moto_s3: str) -> str:
 
 
 @contextlib.contextmanager
-def restricted_iam_client(endpoint_url: str, policy: Mapping[str, Any]) -> Iterator[Any]:
-    """An S3 client for a new IAM user holding only ``policy``, with moto enforcing IAM while open.
+def restricted_s3_credentials(endpoint_url: str, policy: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(access key id, secret) of a new IAM user holding only ``policy``, with moto enforcing IAM while open.
 
     Moto checks signatures and IAM policies for every request to the server while the context is open
     (process-wide), so the fixtures' fake credentials do not work inside it; create buckets first.
@@ -124,11 +124,16 @@ def restricted_iam_client(endpoint_url: str, policy: Mapping[str, Any]) -> Itera
     http = urllib3.PoolManager()
     http.request("POST", f"{endpoint_url}/moto-api/reset-auth", body=b"0")
     try:
-        yield s3_client_for(
-            endpoint_url, access_key_id=key["AccessKeyId"], secret_access_key=key["SecretAccessKey"]
-        )
+        yield key["AccessKeyId"], key["SecretAccessKey"]
     finally:
         http.request("POST", f"{endpoint_url}/moto-api/reset-auth", body=b"inf")
+
+
+@contextlib.contextmanager
+def restricted_iam_client(endpoint_url: str, policy: Mapping[str, Any]) -> Iterator[Any]:
+    """An S3 client for a new IAM user holding only ``policy`` (see `restricted_s3_credentials`)."""
+    with restricted_s3_credentials(endpoint_url, policy) as (key_id, secret):
+        yield s3_client_for(endpoint_url, access_key_id=key_id, secret_access_key=secret)
 
 
 @dataclass

@@ -37,16 +37,21 @@ from genesys_assets.sandbox.config import ALL_PERMISSIONS, PERMISSION_AGGREGATES
 from genesys_assets.schedules import DAILY_ASSETS
 from genesys_assets.schema import EXPORT_DAILY, KPI_MEASURES
 from genesys_assets.settings import PipelineSettings, SettingsError
-from genesys_assets_tests.pipeline_fixtures import EXPORT_PREFIX, Pipeline
+from genesys_assets_tests.pipeline_fixtures import Pipeline, daily_sums, pipeline_env
 from genesys_assets_tests.reliability_helpers import (
     REPO,
     check_evaluations,
     lake_files,
     materialized,
-    restricted_s3_credentials,
     step_failure,
 )
-from genesys_assets_tests.s3_fixtures import CannedS3Server, s3_client_for, s3_error, unused_port
+from genesys_assets_tests.s3_fixtures import (
+    CannedS3Server,
+    restricted_s3_credentials,
+    s3_client_for,
+    s3_error,
+    unused_port,
+)
 
 RAW = "raw_queue_aggregates"
 EXPORT = "queue_export_daily"
@@ -79,19 +84,7 @@ def shared(
     bucket = f"bad-input-{uuid.uuid4().hex[:12]}"
     s3_client_for(moto_s3).create_bucket(Bucket=bucket)
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "GENESYS_CLIENT_ID": sandbox.client_id,
-            "GENESYS_CLIENT_SECRET": sandbox.client_secret,
-            "GENESYS_API_URL": sandbox.url,
-            "GENESYS_LOGIN_URL": sandbox.url,
-            "GENESYS_REQUESTS_PER_SECOND": "200",
-            "GENESYS_BURST": "50",
-            "GENESYS_MAX_ATTEMPTS": "3",
-            "GENESYS_RATE_LIMIT_DIR": str(root / "ratelimit"),
-            "GENESYS_LAKE_DIR": str(root / "lake"),
-            "EXPORT_S3_BUCKET": bucket,
-            "EXPORT_S3_PREFIX": EXPORT_PREFIX,
-        }.items():
+        for name, value in pipeline_env(sandbox, root, bucket).items():
             patch.setenv(name, value)
         (root / "home").mkdir()
         with dg.instance_for_test(temp_dir=str(root / "home")) as instance:
@@ -133,15 +126,6 @@ def _lake_files_for(pipeline: Pipeline, days: list[str]) -> list[str]:
 def _days(first: str, last: str | None = None) -> list[str]:
     start, end = date.fromisoformat(first), date.fromisoformat(last or first)
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-
-
-def _daily_sums(frame: pl.DataFrame) -> pl.DataFrame:
-    return (
-        frame.group_by("local_date", "queue_id", "media_type")
-        .agg(pl.col(m).sum() for m in KPI_MEASURES)
-        .filter(pl.any_horizontal(pl.col(m) != 0 for m in KPI_MEASURES))
-        .sort("local_date", "queue_id", "media_type")
-    )
 
 
 def _truth(pipeline: Pipeline, day: str) -> pl.DataFrame:
@@ -432,7 +416,7 @@ def test_tolerated_answers_give_exact_figures(knobs: dict[str, Any], day: str, p
     pipeline.sandbox.update(**knobs)
     result = pipeline.daily(day)
     assert result.success and (EXPORT, day) in materialized(result)
-    exported = _daily_sums(pipeline.export_frame("daily", day))
+    exported = daily_sums(pipeline.export_frame("daily", day))
     truth = _truth(pipeline, day)
     assert exported.height == truth.height > 0
     assert exported.select(truth.columns).equals(truth)
@@ -449,7 +433,7 @@ def test_metric_missing_from_the_answer_counts_as_no_activity(pipeline: Pipeline
     others = [m for m in KPI_MEASURES if m not in ("handle_count", "handle_sum_ms")]
     truth = _truth(pipeline, day).select("local_date", "queue_id", "media_type", *others)
     assert (
-        _daily_sums(exported)
+        daily_sums(exported)
         .select(truth.columns)
         .filter(pl.any_horizontal(pl.col(m) != 0 for m in others))
         .equals(truth.filter(pl.any_horizontal(pl.col(m) != 0 for m in others)))
@@ -507,7 +491,7 @@ def test_queue_missing_from_the_directory_is_kept_under_a_placeholder_name(
     assert newcomer.height > 0
     assert set(newcomer["queue_name"]) == {f"unknown queue {newcomer['queue_id'][0]}"}
     truth = _truth(org, day)
-    assert _daily_sums(exported).select(truth.columns).equals(truth)
+    assert daily_sums(exported).select(truth.columns).equals(truth)
 
 
 def test_service_level_target_sent_as_a_percentage_is_normalised(

@@ -32,6 +32,7 @@ import yaml
 from dagster._core.instance.config import dagster_instance_config
 
 from genesys_assets.sandbox import SandboxServer
+from genesys_assets_tests.pipeline_fixtures import pipeline_env
 from genesys_assets_tests.postgres_fixtures import PostgresServer, postgres  # noqa: F401
 from genesys_assets_tests.s3_fixtures import s3_client_for
 from genesys_assets_tests.sandbox_fixtures import DEFAULT_SANDBOX_CONFIG
@@ -133,17 +134,14 @@ def _service_env(server: PostgresServer, sandbox: SandboxServer, home: Path, buc
             "DAGSTER_HOME": str(home),
             "GENESYS_TIMEZONE": "America/New_York",
             "GENESYS_START_DATE": "2026-01-01",
-            "GENESYS_CLIENT_ID": sandbox.client_id,
-            "GENESYS_CLIENT_SECRET": sandbox.client_secret,
-            "GENESYS_API_URL": sandbox.url,
-            "GENESYS_LOGIN_URL": sandbox.url,
-            "GENESYS_REQUESTS_PER_SECOND": "50",
-            "GENESYS_BURST": "20",
-            "GENESYS_MAX_ATTEMPTS": "3",
-            "GENESYS_RATE_LIMIT_DIR": str(home / "ratelimit"),
-            "GENESYS_LAKE_DIR": str(home / "lake"),
-            "EXPORT_S3_BUCKET": bucket,
-            "EXPORT_S3_PREFIX": EXPORT_PREFIX,
+            **pipeline_env(
+                sandbox,
+                home,
+                bucket,
+                GENESYS_REQUESTS_PER_SECOND="50",
+                GENESYS_BURST="20",
+                EXPORT_S3_PREFIX=EXPORT_PREFIX,
+            ),
             "PYTHONUNBUFFERED": "1",
             "PYTHONWARNINGS": "ignore",
         }

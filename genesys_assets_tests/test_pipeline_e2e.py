@@ -13,7 +13,7 @@ import polars as pl
 from genesys_assets import schedules
 from genesys_assets.definitions import defs
 from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, KPI_MEASURES
-from genesys_assets_tests.pipeline_fixtures import Pipeline
+from genesys_assets_tests.pipeline_fixtures import Pipeline, daily_sums
 
 # The local week of the 2026 fall-back change in America/New_York (Sunday 1 November has 25 hours).
 DST_WEEK = "2026-10-26"
@@ -32,16 +32,6 @@ def _checks_passed(result: dg.ExecuteInProcessResult, *, blocking_only: bool = F
         for e in evaluations
         if not blocking_only or e.severity == dg.AssetCheckSeverity.ERROR
     }
-
-
-def _daily_sums(frame: pl.DataFrame) -> pl.DataFrame:
-    """Per queue x media type x local date, the measures summed over the intervals, zero rows dropped."""
-    return (
-        frame.group_by("local_date", "queue_id", "media_type")
-        .agg(pl.col(m).sum() for m in KPI_MEASURES)
-        .filter(pl.any_horizontal(pl.col(m) != 0 for m in KPI_MEASURES))
-        .sort("local_date", "queue_id", "media_type")
-    )
 
 
 def _truth(pipeline: Pipeline, first: date, last: date) -> pl.DataFrame:
@@ -67,7 +57,7 @@ def test_dst_week_chain_equals_the_generated_conversations(pipeline: Pipeline) -
     repeated = frames[FALL_BACK].filter(pl.col("local_time") == "01:30")
     assert sorted(set(repeated["utc_offset"])) == ["-04:00", "-05:00"]
 
-    exported = _daily_sums(pl.concat(frames.values()))
+    exported = daily_sums(pl.concat(frames.values()))
     truth = _truth(pipeline, DST_DAYS[0], DST_DAYS[-1])
     assert exported.height == truth.height > 0
     assert exported.select(truth.columns).equals(truth)
@@ -84,7 +74,7 @@ def test_dst_week_chain_equals_the_generated_conversations(pipeline: Pipeline) -
 
     weekly_frame = pipeline.export_frame("weekly", DST_WEEK)
     assert weekly_frame.schema == EXPORT_WEEKLY
-    assert _daily_sums(weekly_frame).select(truth.columns).equals(truth)
+    assert daily_sums(weekly_frame).select(truth.columns).equals(truth)
     assert set(weekly_frame["days_observed"]) == {7}
 
     export_event = next(
@@ -153,9 +143,9 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
     estimated = pipeline.export_frame("daily", outage.isoformat())
     assert estimated["is_interpolated"].all()
     assert set(estimated["fill_method"]) == {"linear"}
-    before = _daily_sums(pipeline.export_frame("daily", "2026-10-13"))
-    after = _daily_sums(pipeline.export_frame("daily", "2026-10-15"))
-    gap = _daily_sums(estimated)
+    before = daily_sums(pipeline.export_frame("daily", "2026-10-13"))
+    after = daily_sums(pipeline.export_frame("daily", "2026-10-15"))
+    gap = daily_sums(estimated)
     joined = before.join(after, on=["queue_id", "media_type"], suffix="_after").join(
         gap, on=["queue_id", "media_type"], suffix="_gap"
     )
@@ -172,7 +162,7 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
     assert not exact["is_interpolated"].any()
     assert set(exact["fill_method"]) == {"observed"}
     assert (
-        _daily_sums(exact)
+        daily_sums(exact)
         .select(_truth(pipeline, outage, outage).columns)
         .equals(_truth(pipeline, outage, outage))
     )
@@ -195,11 +185,11 @@ def test_restated_values_are_picked_up_by_the_lookback(pipeline: Pipeline) -> No
     days = ("2026-10-19", "2026-10-21")
     pipeline.daily(days)
     restated = date(2026, 10, 20)
-    original = _daily_sums(pipeline.export_frame("daily", restated.isoformat()))
+    original = daily_sums(pipeline.export_frame("daily", restated.isoformat()))
 
     pipeline.sandbox.update(restated_days={restated: 1})
     pipeline.daily(days)  # what the daily schedule's lookback run does
-    refreshed = _daily_sums(pipeline.export_frame("daily", restated.isoformat()))
+    refreshed = daily_sums(pipeline.export_frame("daily", restated.isoformat()))
     truth = _truth(pipeline, restated, restated)
     assert not refreshed.equals(original)
     assert refreshed.select(truth.columns).equals(truth)
