@@ -4,13 +4,16 @@ A gap is a local day whose flat KPI partition does not exist (its extraction fai
 estimate depends only on the nearest observed day before and after it within the window. The daily table
 records, per estimated day, which two days it used (`estimate_sources` metadata). Whenever the nearest
 observed days change (a gap was backfilled, a neighbour appeared) or an estimated day became observed, the
-day's daily partition is stale and is planned for re-materialization.
+day's daily partition is stale and is planned for re-materialization. A week is stale once one of its
+days changed after the week was built (a refill, a backfill, a restatement re-read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
+
+from genesys_assets import localtime
 
 Sources = tuple[str | None, str | None]
 
@@ -71,7 +74,21 @@ def plan_refills(
     return refills
 
 
-def weeks_of(keys: Iterable[str]) -> list[str]:
-    """The Monday keys of the weeks containing the given daily keys."""
-    mondays = {date.fromisoformat(k) - timedelta(days=date.fromisoformat(k).weekday()) for k in keys}
-    return sorted(m.isoformat() for m in mondays)
+def stale_weeks(
+    daily_latest: Mapping[str, int], weekly_latest: Mapping[str, int], pending: Iterable[str] = ()
+) -> dict[str, int]:
+    """Weekly keys built before the latest change of one of their days, each with that change's storage id.
+
+    `daily_latest` and `weekly_latest` map partition keys to the storage id (event order) of their latest
+    `queue_kpis_daily` and `queue_kpis_weekly` materializations. A week that was never built is left to its
+    schedule or a backfill; a week holding a day in `pending` (a refill requested at the same time) waits
+    for it, so it is built once, after that day.
+    """
+    waiting = {localtime.week_start(date.fromisoformat(key)) for key in pending}
+    newest: dict[str, int] = {}
+    for key, storage_id in daily_latest.items():
+        monday = localtime.week_start(date.fromisoformat(key))
+        week = monday.isoformat()
+        if week in weekly_latest and monday not in waiting and storage_id > weekly_latest[week]:
+            newest[week] = max(storage_id, newest.get(week, 0))
+    return dict(sorted(newest.items()))

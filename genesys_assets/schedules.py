@@ -129,7 +129,9 @@ def gap_refill_sensor(context: dg.SensorEvaluationContext):
 
     A day whose extraction failed gets an estimate from its nearest observed neighbours; when a gap is later
     backfilled (or a neighbour appears), every day whose estimate used other neighbours, and every estimated
-    day that is now observed, is re-materialized with its week, so the `is_interpolated` flags clear.
+    day that is now observed, is re-materialized. Every built week one of whose days changed after it was
+    built (a refill, a backfill, a restatement re-read) is built again, so weekly figures and their
+    `days_interpolated` always equal the sum of their days.
     """
     instance = context.instance
     observed = instance.get_materialized_partitions(dg.AssetKey("queue_interval_kpis"))
@@ -137,17 +139,19 @@ def gap_refill_sensor(context: dg.SensorEvaluationContext):
     refills = gaps.plan_refills(
         partition_keys, observed, _recorded_sources(instance), SETTINGS.gap_window_days
     )
-    if not refills:
-        return dg.SkipReason("Every gap estimate is current.")
     state = ",".join(refills) + "|" + str(len(observed))
     for key in refills:
         yield dg.RunRequest(run_key=f"gap:{key}:{state}", job_name=gap_refill_job.name, partition_key=key)
-    completed_weeks = set(weekly_partitions.get_partition_keys())
-    for week in gaps.weeks_of(refills):
-        if week in completed_weeks:
-            yield dg.RunRequest(
-                run_key=f"gapweek:{week}:{state}", job_name=weekly_job.name, partition_key=week
-            )
+    materialization = dg.DagsterEventType.ASSET_MATERIALIZATION
+    stale = gaps.stale_weeks(
+        instance.get_latest_storage_id_by_partition(dg.AssetKey("queue_kpis_daily"), materialization),
+        instance.get_latest_storage_id_by_partition(dg.AssetKey("queue_kpis_weekly"), materialization),
+        pending=refills,
+    )
+    for week, changed in stale.items():
+        yield dg.RunRequest(run_key=f"week:{week}:{changed}", job_name=weekly_job.name, partition_key=week)
+    if not refills and not stale:
+        yield dg.SkipReason("Every gap estimate and every built week is current.")
 
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)

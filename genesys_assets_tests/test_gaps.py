@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from genesys_assets.gaps import estimate_sources, nearest_observed, plan_refills, weeks_of
+from genesys_assets.gaps import estimate_sources, nearest_observed, plan_refills, stale_weeks
 
 KEYS = [f"2026-11-{d:02d}" for d in range(1, 21)]
 
@@ -50,9 +50,15 @@ def test_gap_without_neighbours_in_window_is_left_alone() -> None:
     assert plan == ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-17", "2026-11-18", "2026-11-19"]
 
 
-def test_weeks_of_daily_keys() -> None:
-    assert weeks_of(["2026-11-01", "2026-11-02", "2026-11-08", "2026-11-09"]) == [
-        "2026-10-26",
-        "2026-11-02",
-        "2026-11-09",
-    ]
+def test_a_week_is_stale_once_one_of_its_days_changed_after_it_was_built() -> None:
+    # Days of the weeks of 26 October (Sunday 1 November) and 2 November, storage ids in event order.
+    daily = {"2026-10-31": 10, "2026-11-01": 11, "2026-11-02": 12, "2026-11-03": 13}
+    weekly = {"2026-10-26": 20, "2026-11-02": 21}
+    assert stale_weeks(daily, weekly) == {}
+    daily["2026-11-01"] = 30  # a refill or restatement re-read of Sunday, after both weeks were built
+    assert stale_weeks(daily, weekly) == {"2026-10-26": 30}
+    daily["2026-11-03"] = 31
+    assert stale_weeks(daily, weekly) == {"2026-10-26": 30, "2026-11-02": 31}
+    # A week never built is left to its schedule; a week with a refill pending waits for it.
+    assert stale_weeks(daily, {"2026-11-02": 21}) == {"2026-11-02": 31}
+    assert stale_weeks(daily, weekly, pending=["2026-11-04"]) == {"2026-10-26": 30}

@@ -5,6 +5,7 @@ Figures are compared with totals computed independently from the sandbox's gener
 """
 
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -123,14 +124,18 @@ def test_rerun_and_range_runs_leave_byte_identical_objects(pipeline: Pipeline) -
     assert head["ServerSideEncryption"] == "AES256"
 
 
+def _round_half_up(value: Fraction) -> int:
+    return int((2 * value + 1) // 2)
+
+
 def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
-    outage = date(2026, 10, 14)
-    pipeline: Pipeline = make_pipeline(outage_days={outage})
+    outage = date(2026, 10, 14)  # a Wednesday; the week of Monday 12 October is loaded whole
+    pipeline: Pipeline = make_pipeline(queue_count=12, outage_days={outage})
     pipeline.directory()
     assert pipeline.daily(("2026-10-12", "2026-10-13")).success
     failed = pipeline.daily(outage.isoformat(), raise_on_error=False)
     assert not failed.success
-    assert pipeline.daily(("2026-10-15", "2026-10-16")).success
+    assert pipeline.daily(("2026-10-15", "2026-10-18")).success
 
     # The gap-refill sensor plans the missing day's estimate (and its week's rollup).
     context = dg.build_sensor_context(instance=pipeline.instance, definitions=defs)
@@ -139,21 +144,46 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
         "2026-10-14"
     ]
     pipeline.daily(outage.isoformat(), assets=schedules.GAP_ASSETS)
+    assert pipeline.weekly("2026-10-12").success
 
     estimated = pipeline.export_frame("daily", outage.isoformat())
     assert estimated["is_interpolated"].all()
     assert set(estimated["fill_method"]) == {"linear"}
-    before = daily_sums(pipeline.export_frame("daily", "2026-10-13"))
-    after = daily_sums(pipeline.export_frame("daily", "2026-10-15"))
-    gap = daily_sums(estimated)
-    joined = before.join(after, on=["queue_id", "media_type"], suffix="_after").join(
-        gap, on=["queue_id", "media_type"], suffix="_gap"
+
+    # Every queue x media type and measure: the estimated day total lies between the neighbours' totals
+    # and is their linear estimate (the three days are 24 hours long), rounded once.
+    def totals(day: str) -> dict[tuple[str, str], dict[str, int]]:
+        frame = (
+            pipeline.export_frame("daily", day)
+            .group_by("queue_id", "media_type")
+            .agg(pl.col(m).sum() for m in KPI_MEASURES)
+        )
+        return {(r["queue_id"], r["media_type"]): r for r in frame.iter_rows(named=True)}
+
+    before, after, gap = totals("2026-10-13"), totals("2026-10-15"), totals(outage.isoformat())
+    assert len(gap) >= 12 and gap.keys() == before.keys() == after.keys()
+    deviations = {
+        (pair, measure): row[measure] - Fraction(before[pair][measure] + after[pair][measure], 2)
+        for pair, row in gap.items()
+        for measure in KPI_MEASURES
+    }
+    for (pair, measure), deviation in deviations.items():
+        low, high = before[pair][measure], after[pair][measure]
+        assert min(low, high) <= gap[pair][measure] <= max(low, high), (pair, measure)
+        assert gap[pair][measure] == _round_half_up(Fraction(low + high, 2)), (pair, measure, deviation)
+    assert max(abs(deviation) for deviation in deviations.values()) <= Fraction(1, 2)
+
+    # The weekly table of that week equals the sum of its seven daily exports, the estimate included.
+    week_days = [pipeline.export_frame("daily", f"2026-10-{d}") for d in range(12, 19)]
+    summed = (
+        pl.concat(week_days)
+        .group_by("queue_id", "media_type")
+        .agg(pl.col(m).sum() for m in KPI_MEASURES)
+        .sort("queue_id", "media_type")
     )
-    # Linear between the neighbours, interval by interval, so the day's sum lies between theirs.
-    for measure in ("offered", "handle_sum_ms"):
-        low = pl.min_horizontal(measure, f"{measure}_after")
-        high = pl.max_horizontal(measure, f"{measure}_after")
-        assert joined.filter(~pl.col(f"{measure}_gap").is_between(low - 48, high + 48)).is_empty()
+    weekly = pl.read_parquet(pipeline.lake_dir / "queue_kpis_weekly" / "2026-10-12.parquet")
+    assert weekly.select(summed.columns).sort("queue_id", "media_type").equals(summed)
+    assert set(weekly["days_interpolated"]) == {1} and set(weekly["days_observed"]) == {6}
 
     # The outage ends; the day is backfilled and comes out exact with its flags cleared.
     pipeline.sandbox.update(outage_days=frozenset())
@@ -166,18 +196,13 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
         .select(_truth(pipeline, outage, outage).columns)
         .equals(_truth(pipeline, outage, outage))
     )
-    # Nothing is stale any more: the sensor has no further refills.
-    assert isinstance(
-        next(
-            iter(
-                schedules.gap_refill_sensor(
-                    dg.build_sensor_context(instance=pipeline.instance, definitions=defs)
-                )
-            ),
-            None,
-        ),
-        dg.SkipReason | None,
+    # The sensor now re-materializes the week so its flags clear too, and nothing else.
+    requests = list(
+        schedules.gap_refill_sensor(dg.build_sensor_context(instance=pipeline.instance, definitions=defs))
     )
+    assert [(r.job_name, r.partition_key) for r in requests if isinstance(r, dg.RunRequest)] == [
+        (schedules.weekly_job.name, "2026-10-12")
+    ]
 
 
 def test_restated_values_are_picked_up_by_the_lookback(pipeline: Pipeline) -> None:

@@ -133,19 +133,71 @@ def test_linear_estimate_between_nearest_observed_days() -> None:
     assert fill(window, D + timedelta(days=1))["offered"].unique().to_list() == [30]
 
 
-def test_linear_rounds_halves_upward() -> None:
+def test_linear_day_total_is_rounded_once_and_spread_by_largest_remainder() -> None:
     window = {
         D - timedelta(days=1): kpi_day(D - timedelta(days=1), 1),
         D + timedelta(days=1): kpi_day(D + timedelta(days=1), 2),
     }
     out = fill(window, D)
-    assert out["offered"].unique().to_list() == [2]  # 1.5 -> 2
-    assert out["answered"].unique().to_list() == [1]  # 0 and 1 -> 0.5 -> 1
+    # 48 intervals of 1.5: the day gets 72 (not 96, as rounding each interval up would give); ties in the
+    # fractional parts go to the earlier intervals, so the first 24 get 2 and the rest 1.
+    assert out["offered"].sum() == 72
+    assert out["offered"].to_list() == [2] * 24 + [1] * 24
     flipped = {
         D - timedelta(days=1): kpi_day(D - timedelta(days=1), 2),
         D + timedelta(days=1): kpi_day(D + timedelta(days=1), 1),
     }
-    assert fill(flipped, D)["offered"].unique().to_list() == [2]
+    assert fill(flipped, D)["offered"].to_list() == [2] * 24 + [1] * 24
+
+
+def at_local(hhmm: str) -> pl.Expr:
+    """1 in the interval starting at that local wall time, 0 elsewhere."""
+    local = pl.col("interval_start").dt.convert_time_zone(NY).dt.strftime("%H:%M")
+    return (local == hhmm).cast(pl.Int64)
+
+
+def test_sparse_neighbours_do_not_become_volume() -> None:
+    # Two calls at 09:00 the day before, two at 15:00 the day after: the estimate is two calls, one in
+    # each of those intervals, where rounding each interval up would have made four.
+    window = {
+        D - timedelta(days=1): kpi_day(D - timedelta(days=1), at_local("09:00") * 2),
+        D + timedelta(days=1): kpi_day(D + timedelta(days=1), at_local("15:00") * 2),
+    }
+    out = fill(window, D)
+    assert out["offered"].sum() == 2
+    assert out.filter(pl.col("offered") > 0)["interval_start"].dt.convert_time_zone(NY).dt.strftime(
+        "%H:%M"
+    ).to_list() == ["09:00", "15:00"]
+    # Half a call in all rounds upward once, in one interval.
+    half = {
+        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 0),
+        D + timedelta(days=1): kpi_day(D + timedelta(days=1), at_local("10:00")),
+    }
+    assert fill(half, D)["offered"].sum() == 1
+
+
+def test_service_level_numerator_keeps_within_its_denominator() -> None:
+    # Neighbours 2 days before and 3 after, so the estimate is 0.6 x before + 0.4 x after. The first
+    # three intervals estimate the numerator at 0.4, 0.4, 0 and the denominator at 0.4, 0.4, 4.6: the
+    # day needs one numerator unit (0.8) and one denominator unit above its floors (5.4 -> 5). By largest
+    # remainder alone the denominator's unit goes to the third interval and the numerator's to the first,
+    # which would be 1 answered within target out of 0.
+    def day_frame(day: date, numerators: list[int], denominators: list[int]) -> pl.DataFrame:
+        rest = 48 - len(numerators)
+        return kpi_day(day, 0).with_columns(
+            sl_numerator=pl.Series([*numerators, *[0] * rest], dtype=pl.Int64),
+            sl_denominator=pl.Series([*denominators, *[0] * rest], dtype=pl.Int64),
+        )
+
+    before, after = D - timedelta(days=2), D + timedelta(days=3)
+    window = {before: day_frame(before, [0, 0, 0], [0, 0, 5]), after: day_frame(after, [1, 1, 0], [1, 1, 4])}
+    out = fill(window, D)
+    assert out["sl_numerator"].sum() == 1
+    assert out["sl_denominator"].sum() == 5
+    assert (out["sl_numerator"] <= out["sl_denominator"]).all()
+    first = out.head(3)
+    assert first["sl_numerator"].to_list() == [1, 0, 0]
+    assert first["sl_denominator"].to_list() == [1, 0, 4]
 
 
 def test_carried_forward_backward_and_none() -> None:

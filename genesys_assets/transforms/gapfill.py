@@ -4,18 +4,26 @@ Zero activity is not a gap. A day whose flat KPI partition exists is *observed*,
 all-zero measures: its values are exact. A day whose partition is absent (extraction failed or has not
 run) is a *gap*: each of its rows is estimated from the nearest observed days around it.
 
-Estimation of one gap row (queue x media type x local interval of the target day's grid):
+Estimation of a gap day, per queue x media type (each grid key but the interval) and measure:
 
-* The neighbours are the observed days of the window before and after the target day; the nearest one on
-  each side that has the row's local wall-clock interval is used (same queue, same media type). An
-  observed day is complete: a queue x media type without rows on it had no activity that day (a quiet
-  queue, a queue not created yet, an empty frame), so it offers zeros. Only a wall time that does not exist
-  on that local day (skipped by a spring-forward change) makes the day pass over to the next one.
-* Both sides -> `linear`: each count and sum is `before + (after - before) * (D - d_before) / (d_after -
-  d_before)`, computed exactly in integers and rounded to the nearest integer, halves upward.
-  Only one side -> `carried_forward` (from before) or `carried_backward` (from after): that day's values.
-  Neither side within the window -> `none`: measures null. Ratios are recomputed from the estimated
-  measures. Every row of a gap day has `is_interpolated` true.
+* The neighbours of each row (a local interval of the target day's grid) are the observed days of the
+  window before and after the target day; the nearest one on each side that has the row's local wall-clock
+  interval is used. An observed day is complete: a queue x media type without rows on it had no activity
+  that day (a quiet queue, a queue not created yet, an empty frame), so it offers zeros. Only a wall time
+  that does not exist on that local day (skipped by a spring-forward change) makes the day pass over to the
+  next one.
+* Both sides -> `linear`: the row's exact estimate is `before + (after - before) * (D - d_before) /
+  (d_after - d_before)`. Only one side -> `carried_forward` (from before) or `carried_backward` (from
+  after): that day's value. Neither side within the window -> `none`: measures null.
+* Estimates never invent volume. The day total is the sum of the rows' exact estimates, rounded once (halves
+  upward); on days of equal length that is the linear (or carried) estimate of the neighbours' day totals.
+  Each row gets its estimate rounded down, and the units the total still needs go to the rows with the
+  largest fractional parts (earlier intervals first on ties), so every row lies between its two neighbours'
+  values and the rows add up to the total exactly. A measure that is 0 on both sides stays 0.
+* The service-level numerator keeps within its denominator in every row: where both round down to the same
+  value, the numerator's extra unit goes to a row whose denominator takes one too
+  (`_apportion_bounded_pair`).
+* Ratios are recomputed from the estimated measures; every row of a gap day has `is_interpolated` true.
 
 Wall-clock matching on DST days: a row is identified by its local start time (minutes after local midnight)
 and its occurrence (`fold`: 0, or 1 for the second pass through a repeated hour on a fall-back day).
@@ -31,6 +39,7 @@ and its occurrence (`fold`: 0, or 1 for the second pass through a repeated hour 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
@@ -132,6 +141,131 @@ def _neighbour_offer(
     )
 
 
+# Grid keys of one queue x media type on one day: the level at which estimated totals are rounded.
+_DAY_KEYS: Final[list[str]] = [key for key in GRID_KEYS if key not in ("interval_start", "interval_end")]
+# Measure pairs that must keep numerator <= denominator in every estimated interval.
+_BOUNDED_PAIRS: Final[tuple[tuple[str, str], ...]] = (("sl_numerator", "sl_denominator"),)
+
+
+def _common_denominator(joined: pl.DataFrame) -> int:
+    """The least common multiple of the rows' neighbour spans (days between the two neighbours used)."""
+    spans = joined.select((pl.col("after_offset") - pl.col("before_offset")).drop_nulls().unique())
+    return math.lcm(1, *(int(span) for span in spans.to_series().to_list()))
+
+
+def _ranked(flag: pl.Expr, key: pl.Expr, *, descending: bool) -> pl.Expr:
+    """1-based rank of `key` among the rows of one day group where `flag` holds (null elsewhere).
+
+    Ties go to the earlier interval: the frame is sorted by interval start within each group, and an
+    ordinal rank keeps the order of equal values.
+    """
+    return pl.when(flag).then(key).rank("ordinal", descending=descending).over(_DAY_KEYS)
+
+
+def _extra_units(measure: str, scale: int) -> pl.Expr:
+    """Units the day group of `measure` needs above the sum of its floors: round(sum / scale) - sum(floors)."""
+    total = pl.col(f"{measure}__n").sum().over(_DAY_KEYS)
+    floors = pl.col(f"{measure}__f").sum().over(_DAY_KEYS)
+    return (2 * total + scale) // (2 * scale) - floors
+
+
+def _largest_remainders(measure: str, eligible: pl.Expr, units: pl.Expr) -> pl.Expr:
+    """True for the `units` rows of each day group with the largest fractional parts among `eligible` ones."""
+    remainder = pl.col(f"{measure}__r")
+    rank = _ranked(eligible & (remainder > 0), remainder, descending=True)
+    return (rank <= units).fill_null(False)
+
+
+def _apportioned_estimates(joined: pl.DataFrame, measures: list[str]) -> pl.DataFrame:
+    """Integer estimates of every measure, consistent at interval and day level (see the module docstring).
+
+    `joined` has one row per target interval with `before_offset`/`after_offset` (days to the neighbour used
+    on each side, null when none) and each measure's neighbour values as `<measure>__b`/`<measure>__a`, sorted
+    by the grid keys. The result adds one Int64 column per measure (null where neither side has a value).
+    """
+    scale = _common_denominator(joined)
+    largest = max(
+        (joined.select(pl.max_horizontal(pl.col(f"{m}__b").max(), pl.col(f"{m}__a").max())).item() or 0)
+        for m in measures
+    )
+    if 2 * (largest + 1) * scale * max(joined.height, 1) >= 2**62:
+        raise ValueError(
+            f"Gap estimates would overflow 64-bit integers (largest value {largest}, {scale} parts per unit); "
+            "shorten GENESYS_GAP_WINDOW_DAYS."
+        )
+    before_offset = pl.col("before_offset").cast(pl.Int64)
+    after_offset = pl.col("after_offset").cast(pl.Int64)
+    has_before, has_after = before_offset.is_not_null(), after_offset.is_not_null()
+    # The linear weight of each side, in units of 1/scale: the other side's distance over the span.
+    parts = pl.lit(scale, dtype=pl.Int64) // (after_offset - before_offset)
+    weight_before, weight_after = after_offset * parts, -before_offset * parts
+
+    def scaled(measure: str) -> pl.Expr:
+        b, a = pl.col(f"{measure}__b"), pl.col(f"{measure}__a")
+        return (
+            pl.when(has_before & has_after)
+            .then(b * weight_before + a * weight_after)
+            .when(has_before)
+            .then(b * scale)
+            .when(has_after)
+            .then(a * scale)
+            .otherwise(None)
+            .cast(pl.Int64)
+            .alias(f"{measure}__n")
+        )
+
+    frame = joined.with_columns(scaled(m) for m in measures)
+    frame = frame.with_columns((pl.col(f"{m}__n") // scale).alias(f"{m}__f") for m in measures)
+    frame = frame.with_columns(
+        *[(pl.col(f"{m}__n") - pl.col(f"{m}__f") * scale).alias(f"{m}__r") for m in measures],
+        *[_extra_units(m, scale).alias(f"{m}__k") for m in measures],
+    )
+
+    bounded = {name for pair in _BOUNDED_PAIRS for name in pair}
+    frame = frame.with_columns(
+        (pl.col(f"{m}__f") + _largest_remainders(m, pl.lit(True), pl.col(f"{m}__k")).cast(pl.Int64)).alias(m)
+        for m in measures
+        if m not in bounded
+    )
+    for numerator, denominator in _BOUNDED_PAIRS:
+        frame = _apportion_bounded_pair(frame, numerator, denominator)
+    return frame.select(*joined.columns, *measures)
+
+
+def _apportion_bounded_pair(frame: pl.DataFrame, numerator: str, denominator: str) -> pl.DataFrame:
+    """Apportion a numerator and its denominator so that numerator <= denominator in every interval.
+
+    Apportioned independently, an interval where both floors are equal could give the numerator its extra
+    unit and not the denominator. So the numerator's units go first by largest remainder; where more of them
+    land on such *coupled* intervals than the denominator has units, the lowest-ranked ones move to the
+    best-ranked free intervals (whose denominator floor is already higher). The denominator then gives a
+    unit to every coupled interval that took one, and the rest by largest remainder. Enough free intervals
+    always exist: the denominator's extra units are at least the numerator's minus its free intervals.
+    """
+    n_floor, d_floor = pl.col(f"{numerator}__f"), pl.col(f"{denominator}__f")
+    n_rem = pl.col(f"{numerator}__r")
+    n_units, d_units = pl.col(f"{numerator}__k"), pl.col(f"{denominator}__k")
+    coupled = n_floor == d_floor
+    frame = frame.with_columns(
+        __rank=_ranked(n_rem > 0, n_rem, descending=True),
+        __chosen=_largest_remainders(numerator, pl.lit(True), n_units),
+    )
+    chosen, rank = pl.col("__chosen"), pl.col("__rank")
+    excess = pl.max_horizontal((chosen & coupled).sum().over(_DAY_KEYS) - d_units, pl.lit(0))
+    dropped = chosen & coupled & (_ranked(chosen & coupled, rank, descending=True) <= excess)
+    free = (n_rem > 0) & ~coupled & ~chosen
+    added = free & (_ranked(free, rank, descending=False) <= excess)
+    frame = frame.with_columns(__chosen=(chosen & ~dropped.fill_null(False)) | added.fill_null(False))
+    forced = pl.col("__chosen") & coupled
+    rest = d_units - forced.sum().over(_DAY_KEYS)
+    return frame.with_columns(
+        (n_floor + pl.col("__chosen").cast(pl.Int64)).alias(numerator),
+        (d_floor + (forced | _largest_remainders(denominator, ~forced, rest)).cast(pl.Int64)).alias(
+            denominator
+        ),
+    ).drop("__rank", "__chosen")
+
+
 def _estimate(
     grid: pl.DataFrame,
     window: Mapping[date, pl.DataFrame | None],
@@ -170,40 +304,20 @@ def _estimate(
         *_MATCH_KEYS, pl.col("offset").alias("after_offset"), *[pl.col(m).alias(f"{m}__a") for m in measures]
     )
     joined = target.join(before, on=_MATCH_KEYS, how="left").join(after, on=_MATCH_KEYS, how="left")
-    has_before = pl.col("before_offset").is_not_null()
-    has_after = pl.col("after_offset").is_not_null()
-    # Integer weights: days from the target to the other side's neighbour.
-    weight_b = pl.col("after_offset").cast(pl.Int64)
-    weight_a = -pl.col("before_offset").cast(pl.Int64)
-    span = weight_b + weight_a
-
-    def estimate(measure: str) -> pl.Expr:
-        b, a = pl.col(f"{measure}__b"), pl.col(f"{measure}__a")
-        linear = (2 * (b * weight_b + a * weight_a) + span) // (2 * span)
-        return (
-            pl.when(has_before & has_after)
-            .then(linear)
-            .when(has_before)
-            .then(b)
-            .when(has_after)
-            .then(a)
-            .otherwise(None)
-            .cast(pl.Int64)
-            .alias(measure)
-        )
-
     method = (
-        pl.when(has_before & has_after)
+        pl.when(pl.col("before_offset").is_not_null() & pl.col("after_offset").is_not_null())
         .then(pl.lit("linear"))
-        .when(has_before)
+        .when(pl.col("before_offset").is_not_null())
         .then(pl.lit("carried_forward"))
-        .when(has_after)
+        .when(pl.col("after_offset").is_not_null())
         .then(pl.lit("carried_backward"))
         .otherwise(pl.lit("none"))
         .alias("fill_method")
     )
-    estimated = joined.select(*_JOIN_KEYS, *[estimate(m) for m in measures], method)
-    return _finish(estimated, interpolated=True, provisional=provisional)
+    estimated = _apportioned_estimates(joined.sort(_JOIN_KEYS), measures).with_columns(method)
+    return _finish(
+        estimated.select(*_JOIN_KEYS, *measures, "fill_method"), interpolated=True, provisional=provisional
+    )
 
 
 def fill_day(
