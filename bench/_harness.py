@@ -219,12 +219,16 @@ class ChildResult:
 
 
 def run_child(
-    command: Sequence[str], *, env: Mapping[str, str] | None = None, timeout_s: float = 3600.0
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout_s: float = 3600.0,
+    cwd: Path = REPO,
 ) -> ChildResult:
     """Run a command to completion; its wall time, its own peak RSS and CPU time (os.wait4), its output."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        process = subprocess.Popen(list(command), cwd=REPO, stdout=out, stderr=err, env=child_env(env))
+        process = subprocess.Popen(list(command), cwd=cwd, stdout=out, stderr=err, env=child_env(env))
         deadline = time.monotonic() + timeout_s
         try:
             while True:
@@ -271,11 +275,18 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def ratio_line(name: str, ratio: float, target: float | None = None, *, detail: str = "") -> str:
-    """The one line per measured ratio that the smoke test looks for: `RATIO <name>: <x>x ...`."""
+def ratio_line(
+    name: str, ratio: float, target: float | None = None, *, at_most: float | None = None, detail: str = ""
+) -> str:
+    """The one line per measured ratio that the smoke test looks for: `RATIO <name>: <x>x ...`.
+
+    ``target`` is a lower bound the ratio should reach, ``at_most`` an upper bound it should stay within.
+    """
     verdict = ""
     if target is not None:
         verdict = f" (target >= {target:g}x: {'met' if ratio >= target else 'NOT met'})"
+    if at_most is not None:
+        verdict = f" (target <= {at_most:g}x: {'met' if ratio <= at_most else 'NOT met'})"
     return f"RATIO {name}: {ratio:.2f}x{verdict}{' ' + detail if detail else ''}"
 
 

@@ -1,21 +1,26 @@
 """Backfill a year in one run versus one run per partition, through real Dagster, side by side.
 
-    .venv/bin/python bench/backfill.py            # 200 queues, 365 local days, 14 sampled one-partition runs
-    .venv/bin/python bench/backfill.py --quick    # 6 queues, 5 days, 1 sampled run (a smoke run)
+    .venv/bin/python bench/backfill.py                        # 200 queues, 365 local days, 14 sampled runs
+    .venv/bin/python bench/backfill.py --queues 1000 --days 90   # a large org: must fit the machine
+    .venv/bin/python bench/backfill.py --quick                # 6 queues, 5 days, 1 sampled run (a smoke run)
 
 Setup: the sandbox Genesys org (200 queues, America/New_York, PT30M, rate limit off) and a moto S3 run in
 their own processes on 127.0.0.1, so their CPU does not count as the pipeline's. Each Dagster run is its
-own process, as Dagster's default run launcher starts it, with a temporary DAGSTER_HOME and lake folder;
-the client's token bucket is set generously (100 requests/s, burst 50) so it never throttles.
+own process, as Dagster's default run launcher starts it, with a temporary DAGSTER_HOME and lake folder
+and the project's default executor (``--executor`` picks another); the client's token bucket is set
+generously (100 requests/s, burst 50) so it never throttles.
 
 (a) one single-run backfill: `genesys_daily_job` (raw_queue_aggregates -> queue_interval_kpis ->
-    queue_kpis_daily -> queue_export_daily, with their checks) over every day, through
-    `execute_in_process` with the range tags `dagster/asset_partition_range_start/end`;
+    queue_kpis_daily -> queue_export_daily, with their checks) over every day, through `execute_job` with
+    the range tags `dagster/asset_partition_range_start/end`;
 (b) the same job for a sample of days spread over the range, one run (one process) per partition,
-    timed and extrapolated per partition to the whole range.
+    timed and extrapolated per partition to the whole range;
+(c) the same job over the last 31 days of the range as one run, for its peak memory: a range streams
+    through each step a batch of days at a time, so (a)'s peak should stay close to (c)'s.
 
 The export objects of the sampled days must be byte-identical between (a) and (b), so the comparison is
-honest. Printed: wall time of each, their ratio, API calls by kind (sandbox counters), peak RSS.
+honest. Printed: wall time of each, their ratio, API calls by kind (sandbox counters), peak RSS of (a) and
+(c) and their ratio.
 """
 
 from __future__ import annotations
@@ -77,9 +82,6 @@ def directory_job() -> JobDefinition:
     from genesys_assets.definitions import defs
 
     return defs.get_job_def("genesys_directory_job")
-
-
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
 class RssSampler(threading.Thread):
@@ -148,7 +150,7 @@ def worker(args: argparse.Namespace) -> int:
         job, tags = dg.reconstructable(daily_job), {"dagster/partition": args.first}
     else:
         job, tags = dg.reconstructable(daily_job), range_tags(args.first, args.last)
-    run_config = IN_PROCESS if args.executor == "in_process" else {}
+    run_config = {"execution": {"config": {args.executor: {}}}} if args.executor != "default" else {}
     profiler = None
     if args.profile:
         import cProfile
@@ -279,7 +281,7 @@ def parent(args: argparse.Namespace) -> int:
     print(
         "setup: sandbox Genesys org and moto S3 in their own processes on 127.0.0.1 (their CPU is not counted "
         "as ours); sandbox rate limit off, client bucket 100 req/s burst 50; every Dagster run is its own "
-        f"process (as the default run launcher starts it), executor {args.executor}",
+        f"process (as the default run launcher starts it), executor: {args.executor}",
         flush=True,
     )
     with (
@@ -296,6 +298,7 @@ def parent(args: argparse.Namespace) -> int:
         root = Path(tmp)
         env_a = _environment(root, "single", sandbox.url, s3_url, tz, first)
         env_b = _environment(root, "per_partition", sandbox.url, s3_url, tz, first)
+        env_c = _environment(root, "month", sandbox.url, s3_url, tz, first)
         before = sandbox.stats()
         require_ok(
             run_child(
@@ -305,12 +308,13 @@ def parent(args: argparse.Namespace) -> int:
             "the queue directory run",
         )
         directory_routes = _route_counts(before, sandbox.stats())
-        # (b) reads the same directory file (a run loads an unselected upstream through the I/O manager).
-        Path(env_b["GENESYS_LAKE_DIR"]).mkdir(parents=True)
-        shutil.copy(
-            Path(env_a["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
-            Path(env_b["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
-        )
+        # (b) and (c) read the same directory file (a run loads an unselected upstream through the I/O manager).
+        for env in (env_b, env_c):
+            Path(env["GENESYS_LAKE_DIR"]).mkdir(parents=True)
+            shutil.copy(
+                Path(env_a["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
+                Path(env["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
+            )
 
         # (a) one run for the whole range
         before = sandbox.stats()
@@ -325,6 +329,14 @@ def parent(args: argparse.Namespace) -> int:
         single_routes = _route_counts(before, sandbox.stats())
         single_sandbox_cpu = sandbox.cpu_s() - cpu_before
         single_report = single.last_json()
+
+        # (c) the last 31 days as one run, for its peak memory
+        month_first = max(first, last - timedelta(days=30))
+        month: ChildResult = require_ok(
+            run_child(_worker_command(month_first.isoformat(), last.isoformat(), args.executor), env=env_c),
+            "the 31-day run",
+        )
+        month_days = (last - month_first).days + 1
 
         # (b) one run per sampled partition
         before = sandbox.stats()
@@ -375,6 +387,9 @@ def parent(args: argparse.Namespace) -> int:
     )
     print(f"    queue directory (one run before both, not timed): {_describe_calls(directory_routes)}")
     print(
+        f"(c) single run of the last {month_days} days: wall {month.wall_s:.1f} s, peak RSS {month.peak_rss_mb:.0f} MB"
+    )
+    print(
         f"(b) one run per partition, {n} sampled: wall {per_wall:.2f} s per partition "
         f"(process start + imports + definitions {sum(r['import_and_load_s'] for r in reports) / n:.2f} s, "
         f"run {per_run_only:.2f} s); extrapolated to {args.days}: {extrapolated:.0f} s"
@@ -401,6 +416,14 @@ def parent(args: argparse.Namespace) -> int:
             "same, run time only (process start and imports excluded on both sides)",
             extrapolated_run_only / single_report["run_s"],
             detail=f"[{extrapolated_run_only:.0f} s vs {single_report['run_s']:.1f} s]",
+        )
+    )
+    print(
+        ratio_line(
+            f"peak RSS, {args.days}-day run vs {month_days}-day run",
+            single.peak_rss_mb / month.peak_rss_mb,
+            at_most=None if args.quick else 1.3,
+            detail=f"[{single.peak_rss_mb:.0f} MB vs {month.peak_rss_mb:.0f} MB]",
         )
     )
     print(
@@ -449,11 +472,11 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--last", required=True)
     w.add_argument("--directory", action="store_true")
     w.add_argument("--profile", default=None)
-    w.add_argument("--executor", default="multiprocess")
+    w.add_argument("--executor", default="default")
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="small smoke run: 6 queues, 5 days, 1 sampled run, in-process executor",
+        help="small smoke run: 6 queues, 5 days, 1 sampled run",
     )
     parser.add_argument("--queues", type=int, default=None)
     parser.add_argument("--days", type=int, default=None)
@@ -463,16 +486,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=None, help="write a cProfile of the single run to this file")
     parser.add_argument(
         "--executor",
-        choices=("multiprocess", "in_process"),
-        default=None,
-        help="the run's executor: multiprocess (the project's default, one process per step; default of a "
-        "full run) or in_process (default with --quick)",
+        choices=("default", "multiprocess", "in_process"),
+        default="default",
+        help="the runs' executor: the code location's default (in process), or one chosen by run config",
     )
     args = parser.parse_args(argv)
     if args.mode == "worker":
         return worker(args)
     defaults = (6, 5, 1) if args.quick else (200, 365, 14)
-    args.executor = args.executor or ("in_process" if args.quick else "multiprocess")
     args.queues = args.queues or defaults[0]
     args.days = args.days or defaults[1]
     args.sample = args.sample or defaults[2]

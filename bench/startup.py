@@ -3,8 +3,8 @@
     .venv/bin/python bench/startup.py           # 5 fresh processes per case, median
     .venv/bin/python bench/startup.py --quick   # 1 process per case
 
-Every Dagster run (and, with the default multiprocess executor, every step) is a fresh Python process that
-imports the code location, so import time is paid per run. Each case runs in a fresh child process:
+Every Dagster run (and, with the multiprocess executor, every step) is a fresh Python process that imports
+the code location, so import time is paid per run. Each case runs in a fresh child process:
 
 * python:      the interpreter alone (`pass`), the floor of every case;
 * dagster:     `import dagster`;

@@ -10,7 +10,7 @@ days changed after the week was built (a refill, a backfill, a restatement re-re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from genesys_assets import localtime
@@ -36,6 +36,17 @@ def estimate_sources(day: date, observed: Iterable[date], window_days: int) -> S
     """The (before, after) ISO keys an estimate of `day` is built from, as recorded in metadata."""
     before, after = nearest_observed(day, observed, window_days)
     return (before.isoformat() if before else None, after.isoformat() if after else None)
+
+
+def days_to_read(days: Sequence[date], observed: Iterable[date], window_days: int) -> list[date]:
+    """The observed days a gap fill of `days` reads, in date order: each observed day of `days` itself and,
+    for each gap among them, every observed day within `window_days` of it (its estimate's candidates)."""
+    observed_set = set(observed)
+    needed = {day for day in days if day in observed_set}
+    for day in days:
+        if day not in observed_set:
+            needed.update(other for other in observed_set if 0 < abs((other - day).days) <= window_days)
+    return sorted(needed)
 
 
 def plan_refills(

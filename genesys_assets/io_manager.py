@@ -1,35 +1,43 @@
 """Parquet I/O manager for the intermediate assets, built for single-run range backfills.
 
-Every partitioned intermediate (raw aggregates, interval KPIs, daily and weekly KPIs, export tables) is
-stored as one Parquet file per partition::
+Every partitioned intermediate (raw aggregates, interval KPIs, daily and weekly KPIs) is stored as one
+Parquet file per partition::
 
     <base_dir>/<asset key path>/<partition key>.parquet      e.g. data/lake/queue_kpis_daily/2026-11-21.parquet
     <base_dir>/<asset key path>.parquet                      unpartitioned assets (genesys_queues)
 
 ``base_dir`` is a local folder or ``s3://bucket/prefix``.
 
-Unlike the UPath-based managers, an output may cover many partitions: a partitioned asset returns
-``dict[partition_key, pl.DataFrame]`` with exactly the run's partition keys (one key in a normal run,
-a whole range in a ``BackfillPolicy.single_run()`` backfill), and each frame is written to its own
-file. Inputs from partitioned upstreams load as ``dict[partition_key, pl.DataFrame]`` for the keys the
-partition mapping asks for (e.g. a ``TimeWindowPartitionMapping(start_offset=-3, end_offset=3)``
-window). A missing partition is an error naming the asset, partition and fix, unless the ``AssetIn``
-metadata has ``allow_missing_partitions: True``; then it is left out of the dict (and logged), which is
-how the gap-filling daily asset sees outage days. ``AssetIn`` metadata ``columns: [...]`` reads only
-those columns.
+Unlike the UPath-based managers, an output may cover many partitions, and neither side holds them all at
+once, so a range run of a year needs the memory of one batch of days:
 
-Each materialization gets ``dagster/row_count``, ``dagster/column_schema`` and ``dagster/uri``; in a
-range run the row count and URI are recorded per partition.
+* **Outputs.** A partitioned asset returns `PartitionBatches`: batches (dicts of partition key -> frame)
+  produced one at a time, each written as soon as it is produced, until every partition key of the run
+  (one in a normal run, a whole range in a ``BackfillPolicy.single_run()`` backfill) has its frame. A plain
+  dict of every key's frame is one batch. A key outside the run, a key produced twice, a schema that differs
+  from the first frame's or a key never produced fails the step.
+* **Inputs.** A partitioned upstream loads as `StoredPartitions`, a read-only mapping of the partition keys
+  the partition mapping asks for (e.g. a ``TimeWindowPartitionMapping(start_offset=-3, end_offset=3)``
+  window) that reads a file only when a frame is asked for (``stored[key]``, or ``stored.load(keys)`` for a
+  batch read in parallel). A missing partition is an error naming the asset, partition and fix, unless the
+  ``AssetIn`` metadata has ``allow_missing_partitions: True``; then it is left out of the mapping (and
+  logged), which is how the gap-filling daily asset sees outage days. ``AssetIn`` metadata
+  ``columns: [...]`` reads only those columns.
 
-Writes are atomic per file (local: temporary file + ``os.replace``; S3: one checked PUT with
-server-side encryption). All frames of an output are encoded before the first file is written, so a
-frame that cannot be stored fails the step without touching any file.
+Each materialization gets ``dagster/row_count``, ``dagster/column_schema`` and ``dagster/uri``; in a range run
+the row count and URI are recorded per partition.
+
+Writes are atomic per file (local: temporary file + ``os.replace``; S3: one checked PUT with server-side
+encryption), and every frame of a batch is encoded before the batch's first file is written. A step that
+fails part-way leaves each file whole, either as it was or as the run wrote it, and records no
+materialization; rerunning the same partitions writes them all again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -67,6 +75,55 @@ def table_schema(schema: pl.Schema) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()]
     )
+
+
+@dataclass
+class PartitionBatches:
+    """A partitioned output produced a batch at a time, so a range run never holds all its partitions.
+
+    ``batches`` yields dicts of partition key -> frame; together they cover the run's partition keys once.
+    ``summary`` is called after the last batch is written and returns metadata for the whole output (API
+    calls, gap days, ...), which every partition's materialization carries.
+    """
+
+    batches: Iterable[Mapping[str, pl.DataFrame]]
+    summary: Callable[[], Mapping[str, Any]] = field(default=dict)
+
+
+class StoredPartitions(Mapping[str, pl.DataFrame]):
+    """The stored partitions of one upstream asset that an input asks for, read only when asked for.
+
+    Keys are the requested partitions that exist, in the order the partition mapping gives them. Each access
+    reads the file again (nothing is cached), so a consumer going through a year batch by batch holds one
+    batch at a time; `load` reads a batch's files in parallel.
+    """
+
+    def __init__(self, keys: Sequence[str], read: Callable[[str], pl.DataFrame]) -> None:
+        self._keys = list(keys)
+        self._present = set(self._keys)
+        self._read = read
+
+    def __getitem__(self, key: str) -> pl.DataFrame:
+        if key not in self._present:
+            raise KeyError(key)
+        return self._read(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._present
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def load(self, keys: Iterable[str]) -> dict[str, pl.DataFrame]:
+        """The frames of those of `keys` that exist, read in parallel, in the order given."""
+        wanted = [key for key in dict.fromkeys(keys) if key in self._present]
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(_IO_THREADS, len(wanted))) as pool:
+            return dict(zip(wanted, pool.map(self._read, wanted), strict=True))
 
 
 class PartitionedParquetIOManager(dg.ConfigurableIOManager):
@@ -180,55 +237,69 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             return
 
         keys = list(context.asset_partition_keys)
-        if not isinstance(obj, Mapping):
+        if isinstance(obj, Mapping):  # a whole output at once is checked before any file is written
+            missing = [key for key in keys if key not in obj]
+            extra = sorted(str(key) for key in obj if key not in set(keys))
+            if missing or extra:
+                problems = [f"missing partitions {_show(missing)}"] if missing else []
+                problems += [f"partitions not in this run {_show(extra)}"] if extra else []
+                raise PartitionKeysMismatchError(
+                    f"asset {name} returned keys that do not match the run's partitions: {'; '.join(problems)}. "
+                    f"The dict must hold exactly the run's partition keys ({_show(keys)}); return an empty frame "
+                    "(with the table's schema) for a partition without rows."
+                )
+            obj = PartitionBatches([obj])
+        if not isinstance(obj, PartitionBatches):
             raise TypeError(
-                f"asset {name} is partitioned: return dict[partition_key, pl.DataFrame] with one frame per "
-                f"partition of the run ({_show(keys)}), got {type(obj).__name__}."
+                f"asset {name} is partitioned: return PartitionBatches (or a dict[partition_key, pl.DataFrame]) "
+                f"with one frame per partition of the run ({_show(keys)}), got {type(obj).__name__}."
             )
         expected = set(keys)
-        missing = [key for key in keys if key not in obj]
-        extra = sorted(str(key) for key in obj if key not in expected)
-        if missing or extra:
-            problems = []
-            if missing:
-                problems.append(f"missing partitions {_show(missing)}")
+        stored: dict[str, StoredObject] = {}
+        rows: dict[str, int] = {}
+        first_schema: pl.Schema | None = None
+        first_key = ""
+        for batch in obj.batches:
+            extra = sorted(str(key) for key in batch if key not in expected or key in stored)
             if extra:
-                problems.append(f"partitions not in this run {_show(extra)}")
-            raise PartitionKeysMismatchError(
-                f"asset {name} returned keys that do not match the run's partitions: {'; '.join(problems)}. "
-                f"The dict must hold exactly the run's partition keys ({_show(keys)}); return an empty frame "
-                "(with the table's schema) for a partition without rows."
-            )
-        frames: dict[str, pl.DataFrame] = {key: obj[key] for key in keys}
-        bodies = {key: self._encode(name, key, frame) for key, frame in frames.items()}
-        first_schema = frames[keys[0]].schema
-        for key in keys[1:]:
-            if frames[key].schema != first_schema:
-                differing = [
-                    column
-                    for column in {*first_schema, *frames[key].schema}
-                    if first_schema.get(column) != frames[key].schema.get(column)
-                ]
-                raise ParquetSchemaError(
-                    f"asset {name}: partition {key} has a different schema from partition {keys[0]} "
-                    f"(columns {sorted(differing)}); every partition of a table must share one schema.",
-                    column=sorted(differing)[0],
+                raise PartitionKeysMismatchError(
+                    f"asset {name} produced partitions that are not in this run or were produced twice: "
+                    f"{_show(extra)}. Its batches must hold each of the run's partition keys ({_show(keys)}) "
+                    "exactly once."
                 )
-
-        with ThreadPoolExecutor(max_workers=min(_IO_THREADS, len(keys))) as pool:
-            stored: dict[str, StoredObject] = dict(
-                zip(
-                    keys,
-                    pool.map(lambda key: store.write(self.partition_path(context, key), bodies[key]), keys),
-                    strict=True,
+            with ThreadPoolExecutor(max_workers=max(1, min(_IO_THREADS, len(batch)))) as pool:
+                # Every frame of the batch is encoded (in parallel) and checked before its first file is written.
+                bodies = dict(
+                    zip(batch, pool.map(lambda item: self._encode(name, *item), batch.items()), strict=True)
                 )
-            )
-        total_rows = sum(frame.height for frame in frames.values())
+                for key, frame in batch.items():
+                    if first_schema is None:
+                        first_schema, first_key = frame.schema, key
+                    elif frame.schema != first_schema:
+                        differing = sorted(
+                            column
+                            for column in {*first_schema, *frame.schema}
+                            if first_schema.get(column) != frame.schema.get(column)
+                        )
+                        raise ParquetSchemaError(
+                            f"asset {name}: partition {key} has a different schema from partition {first_key} "
+                            f"(columns {differing}); every partition of a table must share one schema.",
+                            column=differing[0],
+                        )
+                paths = [self.partition_path(context, key) for key in bodies]
+                stored.update(zip(bodies, pool.map(store.write, paths, bodies.values()), strict=True))
+            rows.update((key, frame.height) for key, frame in batch.items())
+        missing = [key for key in keys if key not in stored]
+        if missing:
+            raise PartitionKeysMismatchError(self._missing_message(name, missing, keys))
+        assert first_schema is not None  # every key has a frame
+        total_rows = sum(rows.values())
         folder = store.uri("/".join(path_segment(part) for part in self._folder_parts(context)))
         context.log.info(f"Wrote {len(keys)} partition(s) of {name} ({total_rows} rows) under {folder}")
         single = len(keys) == 1
         context.add_output_metadata(
             {
+                **obj.summary(),
                 "dagster/row_count": total_rows,
                 "dagster/column_schema": table_schema(first_schema),
                 "dagster/uri": stored[keys[0]].uri if single else folder,
@@ -237,21 +308,29 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             }
         )
         if not single:
-            self._add_partition_metadata(context, frames, stored)
+            self._add_partition_metadata(context, rows, stored)
+
+    @staticmethod
+    def _missing_message(name: str, missing: Sequence[str], keys: Sequence[str]) -> str:
+        return (
+            f"asset {name} produced no frame for partitions {_show(missing)} of this run. It must produce one "
+            f"frame for each of the run's partition keys ({_show(keys)}); return an empty frame (with the "
+            "table's schema) for a partition without rows."
+        )
 
     @staticmethod
     def _add_partition_metadata(
-        context: dg.OutputContext, frames: Mapping[str, pl.DataFrame], stored: Mapping[str, StoredObject]
+        context: dg.OutputContext, rows: Mapping[str, int], stored: Mapping[str, StoredObject]
     ) -> None:
         """Record row count and URI on each partition's materialization of a range run."""
         try:
             step_context = context.step_context
         except dg.DagsterInvariantViolationError:
             return  # built outside a run (direct invocation): the output metadata is all there is
-        for key, frame in frames.items():
+        for key, count in rows.items():
             step_context.add_asset_metadata(
                 {
-                    "dagster/row_count": frame.height,
+                    "dagster/row_count": count,
                     "dagster/uri": stored[key].uri,
                     "lake/bytes": stored[key].bytes,
                 },
@@ -261,8 +340,8 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
 
     # ------------------------------------------------------------------------------------------ inputs
 
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame | dict[str, pl.DataFrame]:
-        """Load a DataFrame (unpartitioned upstream) or a dict of the requested partitions."""
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | StoredPartitions:
+        """A DataFrame (unpartitioned upstream), or the requested partitions, read when asked for."""
         store = self.get_store()
         source = context.upstream_output if context.upstream_output is not None else context
         name = self._name(source)
@@ -280,14 +359,14 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
 
         keys = list(context.asset_partition_keys)
         with ThreadPoolExecutor(max_workers=max(1, min(_IO_THREADS, len(keys)))) as pool:
-            bodies = dict(
+            present = dict(
                 zip(
                     keys,
-                    pool.map(lambda key: store.read(self.partition_path(context, key)), keys),
+                    pool.map(lambda key: store.exists(self.partition_path(context, key)), keys),
                     strict=True,
                 )
             )
-        absent = [key for key in keys if bodies[key] is None]
+        absent = [key for key in keys if not present[key]]
         if absent and not metadata.get(ALLOW_MISSING_PARTITIONS, False):
             raise MissingPartitionError(
                 f"asset {name} has no stored partition(s) {_show(absent)} (looked for "
@@ -300,8 +379,16 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                 f"Skipped missing partition(s) {_show(absent)} of {name} for input '{context.name}' "
                 f"({ALLOW_MISSING_PARTITIONS}=True)"
             )
-        loaded = {
-            key: read_parquet_bytes(body, columns=columns) for key, body in bodies.items() if body is not None
-        }
-        context.log.debug(f"Loaded {len(loaded)} of {len(keys)} partition(s) of {name}")
-        return loaded
+
+        def read(key: str) -> pl.DataFrame:
+            path = self.partition_path(context, key)
+            body = store.read(path)
+            if body is None:
+                raise MissingPartitionError(
+                    f"asset {name}: partition {key} ({store.uri(path)}) was removed while this step ran. "
+                    f"Fix: materialize partition {key} of {name} again, then rerun."
+                )
+            return read_parquet_bytes(body, columns=columns)
+
+        context.log.debug(f"{len(keys) - len(absent)} of {len(keys)} partition(s) of {name} are stored")
+        return StoredPartitions([key for key in keys if present[key]], read)

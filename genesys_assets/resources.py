@@ -1,5 +1,6 @@
 """Dagster resources of the project that are not the Genesys client: the S3 export writer."""
 
+import threading
 from typing import Any, Literal
 
 import dagster as dg
@@ -27,13 +28,16 @@ class S3ExportResource(dg.ConfigurableResource):
     compression: Literal["snappy", "zstd"] = "snappy"
 
     _client: Any = PrivateAttr(default=None)
+    _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def client(self) -> Any:
-        """The boto3 client, built once per resource instance: building one costs 0.1-0.3 s, and a range
-        run writes hundreds of objects. boto3 clients are thread-safe."""
-        if self._client is None:
-            self._client = self.s3.get_client()
-        return self._client
+        """The boto3 client, built once per resource instance (under a lock: the export writes from several
+        threads): building one costs 0.1-0.3 s, and a range run writes hundreds of objects. boto3 clients
+        are thread-safe."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self.s3.get_client()
+            return self._client
 
     def write(
         self, frame: pl.DataFrame, schema: pl.Schema, grain: str, partition_key: str, *, run_id: str

@@ -1,11 +1,17 @@
-"""Shared fixtures and the pipeline settings every in-process test runs with.
+"""Shared fixtures, the pipeline settings every in-process test runs with, and the `e2e` tier.
 
 The partition definitions read `GENESYS_*` settings once, at import, as a deployment does; the tests pin
 them here (the sandbox org's timezone, a 2026 start) before any test module imports the code location.
+
+A test is `e2e` when it starts a server (the sandbox org, moto S3, PostgreSQL, a browser, the Dagster UI:
+any of `SERVER_FIXTURES`, directly or through another fixture) or runs Dagster or child processes (modules
+that do so mark themselves). `-m "not e2e"` runs the rest: pure functions, in seconds.
 """
 
 import os
 import warnings
+
+import pytest
 
 os.environ["GENESYS_TIMEZONE"] = "America/New_York"
 os.environ["GENESYS_START_DATE"] = "2026-01-01"
@@ -26,3 +32,26 @@ warnings.filterwarnings("ignore", message="Found asset job named")
 from genesys_assets_tests.pipeline_fixtures import *  # noqa: E402,F403
 from genesys_assets_tests.s3_fixtures import *  # noqa: E402,F403
 from genesys_assets_tests.sandbox_fixtures import *  # noqa: E402,F403
+
+# Fixtures that start a server; every test that uses one, directly or through another fixture, is e2e.
+SERVER_FIXTURES = frozenset(
+    {
+        "sandbox",
+        "make_sandbox",
+        "org",
+        "moto_s3",
+        "canned_s3",
+        "postgres",
+        "pipeline",
+        "make_pipeline",
+        "deployment",
+        "demo",
+        "browser",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

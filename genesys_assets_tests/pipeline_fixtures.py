@@ -19,7 +19,6 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from genesys_assets.checks import ALL_CHECKS
 from genesys_assets.definitions import ASSETS, resources_from_env
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets.schedules import DAILY_ASSETS, WEEKLY_ASSETS, range_tags
@@ -81,7 +80,7 @@ class Pipeline:
         partition_key = partitions if isinstance(partitions, str) else None
         tags = range_tags(*partitions) if isinstance(partitions, tuple) else {}
         return dg.materialize(
-            [*ASSETS, *ALL_CHECKS],
+            ASSETS,
             selection=dg.AssetSelection.assets(*selection),
             resources=self.resources,
             instance=self.instance,

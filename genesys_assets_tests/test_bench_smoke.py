@@ -1,6 +1,6 @@
 """The benchmarks in bench/ run end to end in their --quick mode and print their measured ratios.
 
-The four scripts run at once as child processes (each starts its own sandbox, S3 and Dagster runs on
+The five scripts run at once as child processes (each starts its own sandbox, S3 and Dagster runs on
 127.0.0.1 and temporary folders), so the whole check takes about as long as the slowest one.
 """
 
@@ -23,6 +23,7 @@ EXPECTED = {
     "backfill.py": (
         [
             "single-run backfill vs one run per partition",
+            "peak RSS, 5-day run vs 5-day run",
             "API data calls, one run per partition vs single run",
         ],
         "byte-identical to (a): yes",
@@ -33,11 +34,15 @@ EXPECTED = {
     ),
     "ratelimit.py": (["achieved steady rate / R with 4 process(es)"], "steady-state 429s: client"),
     "startup.py": (["SDK import vs our definitions import"], "of our definitions import)"),
+    "one_partition.py": (
+        ["one partition, multiprocess vs the default executor"],
+        "byte-identical across every run of every setup: yes",
+    ),
 }
 RATIO = re.compile(r"^RATIO (?P<name>[^:]+): (?P<value>[0-9.]+)x", re.MULTILINE)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_every_benchmark_runs_quick_and_prints_its_ratios(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("GENESYS_", "DAGSTER_", "AWS_", "EXPORT_"))

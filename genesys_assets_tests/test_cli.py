@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.s3_fixtures import s3_client_for
+
+pytestmark = pytest.mark.e2e  # runs Dagster (and child processes)
 
 REPO = Path(__file__).resolve().parent.parent
 DAGSTER = str(Path(sys.executable).with_name("dagster"))

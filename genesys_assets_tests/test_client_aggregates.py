@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from genesys_assets.genesys import FetchProgress, GenesysClient, GenesysSettings
+from genesys_assets.genesys.errors import ServerUnavailable
 from genesys_assets.localtime import iter_days, parse_iso_instant
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.sandbox_fixtures import daily_measures, make_sandbox, sandbox
@@ -100,6 +101,29 @@ def test_sync_and_async_fetches_match_the_truth_across_dst(sandbox: SandboxServe
     for day in iter_days(first, last):
         expected = sandbox.truth.daily_totals(queue_id, "voice", day)
         assert from_sync.get((queue_id, "voice", day), dict.fromkeys(expected, 0)) == expected
+
+
+def test_chunks_fetched_ahead_arrive_in_order_and_equal_one_at_a_time(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    server = make_sandbox()
+    first, last = date(2026, 5, 1), date(2026, 5, 28)  # four weekly chunks
+    with GenesysClient(settings_for(server, tmp_path)) as client:
+        one_at_a_time = [chunk.answer for chunk in client.iter_aggregates(first, last, timezone=NY)]
+        ahead = list(client.iter_aggregates(first, last, timezone=NY, in_flight=2))
+    assert [(c.first_day, c.last_day) for c in ahead] == [
+        (date(2026, 5, 1) + timedelta(days=7 * i), date(2026, 5, 7) + timedelta(days=7 * i)) for i in range(4)
+    ]
+    assert [c.answer for c in ahead] == one_at_a_time
+
+    # An outage on the third chunk's days reaches the caller at that chunk, after the first two.
+    server.update(outage_days={date(2026, 5, 16)}, max_query_days=7)
+    fast = settings_for(server, tmp_path, max_attempts=1)
+    received = []
+    with GenesysClient(fast) as client, pytest.raises(ServerUnavailable):
+        for chunk in client.iter_aggregates(first, last, timezone=NY, in_flight=2):
+            received.append(chunk.first_day)
+    assert received == [date(2026, 5, 1), date(2026, 5, 8)]
 
 
 def test_fetch_filters_queues_and_reads_paged_job_results(make_sandbox: MakeSandbox, tmp_path: Path) -> None:

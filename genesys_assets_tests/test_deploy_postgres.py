@@ -38,7 +38,7 @@ from genesys_assets_tests.s3_fixtures import s3_client_for
 from genesys_assets_tests.sandbox_fixtures import DEFAULT_SANDBOX_CONFIG
 from genesys_assets_tests.ui_helpers import ServiceProcess, free_port, graphql, wait_http, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY_YAML = REPO / "deploy" / "dagster.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from genesys_assets.gaps import estimate_sources, nearest_observed, plan_refills, stale_weeks
+from genesys_assets.gaps import days_to_read, estimate_sources, nearest_observed, plan_refills, stale_weeks
 
 KEYS = [f"2026-11-{d:02d}" for d in range(1, 21)]
 
@@ -62,3 +62,10 @@ def test_a_week_is_stale_once_one_of_its_days_changed_after_it_was_built() -> No
     # A week never built is left to its schedule; a week with a refill pending waits for it.
     assert stale_weeks(daily, {"2026-11-02": 21}) == {"2026-11-02": 31}
     assert stale_weeks(daily, weekly, pending=["2026-11-04"]) == {"2026-10-26": 30}
+
+
+def test_a_batch_reads_its_observed_days_and_only_its_gaps_neighbours() -> None:
+    observed = [date(2026, 11, d) for d in (1, 2, 3, 5, 6, 20)]
+    batch = [date(2026, 11, d) for d in (2, 3, 4)]  # 4 is a gap
+    assert days_to_read(batch, observed, 2) == [date(2026, 11, d) for d in (2, 3, 5, 6)]
+    assert days_to_read([date(2026, 11, 2), date(2026, 11, 3)], observed, 7) == batch[:2]  # no gap: itself

@@ -1,4 +1,4 @@
-"""The Parquet I/O manager in real Dagster runs: range runs, windows with gaps, metadata, S3 mode."""
+"""The Parquet I/O manager in real Dagster runs: range runs, batches, windows with gaps, metadata, S3 mode."""
 
 # Fixtures imported from s3_fixtures are named again as test arguments, which is how pytest uses them.
 # ruff: noqa: F811
@@ -12,9 +12,11 @@ import polars as pl
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from genesys_assets.io_manager import PartitionedParquetIOManager
+from genesys_assets.io_manager import PartitionBatches, PartitionedParquetIOManager, StoredPartitions
 from genesys_assets.lake.parquet import read_parquet_bytes
 from genesys_assets_tests.s3_fixtures import moto_s3, s3_bucket, s3_client  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.e2e  # runs Dagster (and child processes)
 
 DAILY = dg.DailyPartitionsDefinition(
     start_date="2026-01-01", end_date="2026-01-11", timezone="America/New_York"
@@ -43,9 +45,7 @@ def daily_counts(context: dg.AssetExecutionContext) -> dict[str, pl.DataFrame]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     ins={"daily_counts": dg.AssetIn(partition_mapping=WINDOW, metadata={"allow_missing_partitions": True})},
 )
-def windowed(
-    context: dg.AssetExecutionContext, daily_counts: dict[str, pl.DataFrame]
-) -> dict[str, pl.DataFrame]:
+def windowed(context: dg.AssetExecutionContext, daily_counts: StoredPartitions) -> dict[str, pl.DataFrame]:
     """Toy gap-tolerant consumer: records which upstream days were seen around each day."""
     seen = sorted(daily_counts)
     return {
@@ -61,13 +61,13 @@ def windowed(
 
 
 @dg.asset(partitions_def=DAILY, ins={"daily_counts": dg.AssetIn(partition_mapping=WINDOW)})
-def strict_windowed(daily_counts: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+def strict_windowed(daily_counts: StoredPartitions) -> dict[str, pl.DataFrame]:
     """Toy consumer that needs every partition of its window."""
     raise AssertionError("never reached when a partition is missing")
 
 
 @dg.asset(ins={"daily_counts": dg.AssetIn(metadata={"allow_missing_partitions": True})})
-def totals(daily_counts: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def totals(daily_counts: StoredPartitions) -> pl.DataFrame:
     """Toy unpartitioned consumer of every stored partition."""
     return pl.DataFrame(
         {"days": [len(daily_counts)], "offered": [sum(f["offered"].sum() for f in daily_counts.values())]}
@@ -215,6 +215,94 @@ def test_returned_keys_must_match_the_run(tmp_path: Path, instance: dg.DagsterIn
     assert "missing partitions 2026-01-01" in text
     assert "partitions not in this run 2026-02-01" in text
     assert not (tmp_path / "daily_counts").exists()
+
+
+def test_batches_are_written_as_produced_and_inputs_read_on_demand(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    produced: list[str] = []
+
+    @dg.asset(partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run(), name="daily_counts")
+    def in_batches(context: dg.AssetExecutionContext) -> dg.Output[PartitionBatches]:
+        keys = list(context.partition_keys)
+
+        def batches() -> Any:
+            for start in range(0, len(keys), 2):
+                batch = keys[start : start + 2]
+                # Every earlier batch is already stored when the next one is produced.
+                stored = sorted(p.stem for p in (tmp_path / "daily_counts").glob("*.parquet"))
+                assert stored == sorted(produced)
+                produced.extend(batch)
+                yield {key: day_frame(key) for key in batch}
+
+        return dg.Output(PartitionBatches(batches(), lambda: {"batches": len(produced)}))
+
+    reads: list[str] = []
+
+    @dg.asset(
+        partitions_def=DAILY,
+        ins={
+            "daily_counts": dg.AssetIn(partition_mapping=WINDOW, metadata={"allow_missing_partitions": True})
+        },
+    )
+    def first_of_window(
+        context: dg.AssetExecutionContext, daily_counts: StoredPartitions
+    ) -> dict[str, pl.DataFrame]:
+        keys = list(daily_counts)
+        reads.extend(daily_counts.load(keys[:1]))
+        return {context.partition_key: daily_counts[keys[0]]}
+
+    manager = PartitionedParquetIOManager(base_dir=str(tmp_path))
+    defs = dg.Definitions(
+        assets=[in_batches, first_of_window],
+        jobs=[dg.define_asset_job("range_job", selection=[in_batches])],
+        resources={"io_manager": manager},
+    )
+    result = defs.get_job_def("range_job").execute_in_process(
+        instance=instance, tags={RANGE_START: "2026-01-01", RANGE_END: "2026-01-05"}
+    )
+    assert produced == [f"2026-01-0{d}" for d in range(1, 6)]
+    mats = materializations(result, "daily_counts")
+    assert sorted(mats) == produced
+    assert {meta["batches"] for meta in mats.values()} == {5}  # the summary, on every partition
+    assert {meta["dagster/row_count"] for meta in mats.values()} == {3}
+
+    window = dg.materialize(
+        [in_batches, first_of_window],
+        selection=[first_of_window],
+        partition_key="2026-01-04",
+        resources={"io_manager": manager},
+        instance=instance,
+    )
+    assert window.success and reads == ["2026-01-02"]  # one of the four stored window days was read
+
+
+def test_batches_must_cover_the_run_once(tmp_path: Path, instance: dg.DagsterInstance) -> None:
+    def run_batches(*batches: list[str]) -> str:
+        @dg.asset(partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run(), name="daily_counts")
+        def batched() -> dg.Output[PartitionBatches]:
+            return dg.Output(PartitionBatches([{key: day_frame(key) for key in batch} for batch in batches]))
+
+        defs = dg.Definitions(
+            assets=[batched],
+            jobs=[dg.define_asset_job("range_job", selection=[batched])],
+            resources={"io_manager": PartitionedParquetIOManager(base_dir=str(tmp_path))},
+        )
+        result = defs.get_job_def("range_job").execute_in_process(
+            instance=instance, tags={RANGE_START: "2026-01-01", RANGE_END: "2026-01-03"}, raise_on_error=False
+        )
+        assert not result.success
+        return failure_text(result)
+
+    assert "produced no frame for partitions 2026-01-03" in run_batches(["2026-01-01"], ["2026-01-02"])
+    twice = run_batches(["2026-01-01", "2026-01-02"], ["2026-01-02", "2026-01-03"])
+    assert "not in this run or were produced twice: 2026-01-02" in twice
+    assert "not in this run or were produced twice: 2026-02-01" in run_batches(["2026-02-01"])
+    # Earlier batches of a failed step are whole files; no materialization was recorded for them.
+    assert sorted(p.name for p in (tmp_path / "daily_counts").iterdir()) == [
+        "2026-01-01.parquet",
+        "2026-01-02.parquet",
+    ]
 
 
 def test_failed_encoding_keeps_the_stored_partition(tmp_path: Path, instance: dg.DagsterInstance) -> None:

@@ -45,6 +45,22 @@ def test_dst_week_chain_equals_the_generated_conversations(pipeline: Pipeline) -
     assert daily.success
     checks = _checks_passed(daily)
     assert checks["raw_data_contract"] and checks["interval_grid_complete"] and checks["daily_kpi_contract"]
+    # One evaluation per check and partition in the range run, each tied to that partition's materialization.
+    evaluations = [
+        event.event_specific_data
+        for event in daily.all_events
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    keys = [day.isoformat() for day in DST_DAYS]
+    for name in (
+        "raw_data_contract",
+        "interval_grid_complete",
+        "daily_kpi_contract",
+        "daily_provisional_rows",
+    ):
+        mine = [e for e in evaluations if e.check_name == name]
+        assert sorted(e.partition for e in mine) == keys
+        assert all(e.target_materialization_data.run_id == daily.run_id for e in mine)
     weekly = pipeline.weekly(DST_WEEK)
     assert weekly.success and _checks_passed(weekly)["weekly_equals_daily_sum"]
 

@@ -355,6 +355,7 @@ def test_unsupported_media_type(sandbox: SandboxServer) -> None:
     assert (answer.status_code, answer.json()["code"]) == (415, "unsupported.media.type")
 
 
+@pytest.mark.e2e  # starts the sandbox CLI as a child process
 def test_cli_prints_url_credentials_and_sample_query() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "genesys_assets.sandbox", "--port", "0", "--queues", "3", "--days", "5"],

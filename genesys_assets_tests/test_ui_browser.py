@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import polars as pl
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -27,7 +28,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from genesys_assets_tests.s3_fixtures import s3_client_for
 from genesys_assets_tests.ui_helpers import ServiceProcess, free_port, wait_http
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = REPO / "test-output" / "ui"
@@ -173,6 +174,44 @@ def test_asset_graph_shows_the_whole_chain(page: Page, demo: Demo) -> None:
     expect(page).to_have_url(re.compile(rf"/assets/{ASSET}"))
     expect(page.get_by_text("Latest materialization")).to_be_visible()
     expect(page.get_by_text(demo.days[-1], exact=True).first).to_be_visible()
+
+
+CHECK_STATUSES = """
+query CheckStatuses($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode {
+      assetChecksOrError {
+        ... on AssetChecks {
+          checks {
+            name
+            partitionStatuses { ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def test_checks_show_a_status_for_every_partition(page: Page, demo: Demo) -> None:
+    # The demo materialized its days in one range run; each check still has a status per partition.
+    for asset, names in (
+        ("raw_queue_aggregates", ["raw_data_contract"]),
+        ("queue_kpis_daily", ["daily_kpi_contract", "daily_interpolated_share", "daily_provisional_rows"]),
+    ):
+        answer = httpx.post(
+            f"{demo.url}/graphql", json={"query": CHECK_STATUSES, "variables": {"path": [asset]}}, timeout=60
+        ).json()
+        checks = {c["name"]: c for c in answer["data"]["assetNodeOrError"]["assetChecksOrError"]["checks"]}
+        for name in names:
+            ranges = checks[name]["partitionStatuses"]["ranges"]
+            evaluated = [r for r in ranges if r["status"] in ("SUCCEEDED", "FAILED")]
+            assert evaluated, (asset, name, ranges)
+            assert evaluated[0]["startKey"] <= demo.days[0] and evaluated[-1]["endKey"] >= demo.days[-1]
+    page.goto(f"{demo.url}/assets/raw_queue_aggregates?view=checks")
+    expect(page.get_by_text("raw_data_contract").first).to_be_visible()
+    shot(page, "08-checks-per-partition.png")
 
 
 def test_one_partition_from_the_ui_with_its_metadata_and_plots(page: Page, demo: Demo) -> None:

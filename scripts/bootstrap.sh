@@ -15,4 +15,4 @@ if [ ! -x .tools/bin/uv ] || [ "$(.tools/bin/uv --version 2>/dev/null | cut -d' 
 fi
 
 # --frozen: install exactly what uv.lock pins; never re-resolve on a user's machine.
-.tools/bin/uv sync --frozen --python "$PYTHON" --quiet
+.tools/bin/uv sync --frozen --python "$PYTHON" --quiet --compile-bytecode

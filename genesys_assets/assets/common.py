@@ -67,10 +67,6 @@ def record_partition_figures(
         context.add_asset_metadata(figures, partition_key=key)
 
 
-def frames_row_count(frames: Mapping[str, pl.DataFrame]) -> int:
-    return sum(frame.height for frame in frames.values())
-
-
 # Days a range run transforms together: a few polars queries per batch instead of per day, while the
 # intermediates stay the size of a month.
 BATCH_DAYS = 31

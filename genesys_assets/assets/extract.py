@@ -1,14 +1,17 @@
 """Assets that call the Genesys Cloud API: the queue directory and the raw conversation aggregates."""
 
 import time
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import polars as pl
 
-from genesys_assets.assets.common import GENESYS_POOL, GROUP_RAW, OWNERS, frames_row_count
-from genesys_assets.genesys import ChunkPlan, FetchProgress
+from genesys_assets import checks
+from genesys_assets.assets.common import GENESYS_POOL, GROUP_RAW, OWNERS
+from genesys_assets.genesys import CallStats, ChunkPlan, FetchProgress
 from genesys_assets.genesys.resource import GenesysResource
+from genesys_assets.io_manager import PartitionBatches
 from genesys_assets.partitions import SETTINGS, daily_partitions, partition_days
 from genesys_assets.schema import AGGREGATE_METRICS
 from genesys_assets.transforms.directory import queues_frame
@@ -51,22 +54,26 @@ def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) 
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=GENESYS_POOL,
     tags={"domain": "contact_center"},
+    check_specs=checks.RAW_CHECKS,
 )
 def raw_queue_aggregates(
     context: dg.AssetExecutionContext, genesys: GenesysResource
-) -> dg.Output[dict[str, pl.DataFrame]]:
+) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
     """Conversation aggregates per queue x media type x interval, one long row per metric.
 
     One query covers every queue (`groupBy: [queueId, mediaType]`) with local-midnight bounds and the org's
     `timeZone`. A range backfill is one run: the client plans the fewest calls the API limits allow
-    (synchronous chunks or async aggregates jobs) and the result is split into local days. Counts, sums,
-    numerators and denominators are kept so every KPI downstream is exact. A day with no activity is an
-    empty partition, not a gap.
+    (synchronous chunks or async aggregates jobs), fetches the next chunk while the current one is stored,
+    and each chunk is split into its local days and written as it arrives. Counts, sums, numerators and
+    denominators are kept so every KPI downstream is exact. A day with no activity is an empty partition,
+    not a gap.
     """
     days = partition_days(context)
     extracted_at = datetime.now(UTC)
-
+    results = checks.PartitionChecks(context, checks.RAW_CHECKS)
     started = time.monotonic()
+    totals = {"metric_rows": 0, "query_chunks": 0}
+    stats: list[CallStats] = []
 
     def report(progress: FetchProgress) -> None:
         elapsed = time.monotonic() - started
@@ -83,40 +90,45 @@ def raw_queue_aggregates(
             extracted_at=extracted_at,
         )
 
-    # Each answer is read from its JSON bytes straight into columns as it arrives and split into its local
-    # days at once (a chunk holds whole days), so a year is never held twice: a year of 200 queues is about
-    # 2 GB of JSON, many times that as Python objects, but only a fraction of it as polars columns.
-    frames: dict[str, pl.DataFrame] = {}
-    chunk_count = 0
-    with genesys.get_client(context.log) as client:
-        for chunk in client.iter_aggregates(
-            days[0],
-            days[-1],
-            timezone=SETTINGS.timezone,
-            granularity=SETTINGS.granularity,
-            queue_ids=SETTINGS.queue_ids or None,
-            metrics=AGGREGATE_METRICS,
-            on_progress=report,
-            read_answer=read_answer,
-        ):
-            chunk_days = [day for day in days if chunk.first_day <= day <= chunk.last_day]
-            frames.update(split_by_local_date(chunk.answer, chunk_days))
-            chunk_count += 1
-            context.log.info(
-                f"Flattened chunk {chunk_count} ({chunk.first_day}..{chunk.last_day}): "
-                f"{chunk.answer.height} metric rows"
-            )
-        stats = client.stats
-    return dg.Output(
-        frames,
-        metadata={
+    def batches() -> Iterator[dict[str, pl.DataFrame]]:
+        # Each answer is read from its JSON bytes straight into columns, split into its local days (a chunk
+        # holds whole days) and written before the next is processed, so a year is never held at once.
+        with genesys.get_client(context.log) as client:
+            for chunk in client.iter_aggregates(
+                days[0],
+                days[-1],
+                timezone=SETTINGS.timezone,
+                granularity=SETTINGS.granularity,
+                queue_ids=SETTINGS.queue_ids or None,
+                metrics=AGGREGATE_METRICS,
+                on_progress=report,
+                read_answer=read_answer,
+                in_flight=client.settings.queries_in_flight,
+            ):
+                chunk_days = [day for day in days if chunk.first_day <= day <= chunk.last_day]
+                frames = split_by_local_date(chunk.answer, chunk_days)
+                for key, frame in frames.items():
+                    results.record(key, checks.raw_rules(frame, date.fromisoformat(key)))
+                totals["metric_rows"] += chunk.answer.height
+                totals["query_chunks"] += 1
+                context.log.info(
+                    f"Flattened chunk {totals['query_chunks']} ({chunk.first_day}..{chunk.last_day}): "
+                    f"{chunk.answer.height} metric rows"
+                )
+                yield frames
+            stats.append(client.stats)
+
+    def summary() -> dict[str, dg.MetadataValue]:
+        return {
             "days": dg.MetadataValue.int(len(days)),
-            "metric_rows": dg.MetadataValue.int(frames_row_count(frames)),
-            "api_calls": dg.MetadataValue.int(stats.api_calls),
-            "http_429": dg.MetadataValue.int(stats.http_429),
-            "retries": dg.MetadataValue.int(stats.retries),
-            "query_chunks": dg.MetadataValue.int(chunk_count),
-            "granularity": SETTINGS.granularity,
-            "timezone": SETTINGS.timezone,
-        },
-    )
+            "metric_rows": dg.MetadataValue.int(totals["metric_rows"]),
+            "api_calls": dg.MetadataValue.int(stats[0].api_calls),
+            "http_429": dg.MetadataValue.int(stats[0].http_429),
+            "retries": dg.MetadataValue.int(stats[0].retries),
+            "query_chunks": dg.MetadataValue.int(totals["query_chunks"]),
+            "granularity": dg.MetadataValue.text(SETTINGS.granularity),
+            "timezone": dg.MetadataValue.text(SETTINGS.timezone),
+        }
+
+    yield dg.Output(PartitionBatches(batches(), summary))
+    yield from results.events()

@@ -1,26 +1,26 @@
 """KPI tables: the flat interval grid, the daily table with gaps filled, and the weekly rollup."""
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
 import polars as pl
 
-from genesys_assets import gaps
+from genesys_assets import checks, gaps
 from genesys_assets.assets.common import GROUP_KPIS, OWNERS, batches, record_partition_figures
+from genesys_assets.io_manager import PartitionBatches, StoredPartitions
 from genesys_assets.partitions import (
     SETTINGS,
     daily_partitions,
     gap_window_mapping,
     partition_days,
+    week_days,
     weekly_partitions,
 )
 from genesys_assets.schema import INTERVAL_KPIS
 from genesys_assets.transforms import gapfill, kpis, weekly
+from genesys_assets.transforms.kpis import GRID_SCHEMA
 from genesys_assets.transforms.split import split_by_local_date
-
-
-def _by_day(frames: dict[str, pl.DataFrame]) -> dict[date, pl.DataFrame]:
-    return {date.fromisoformat(key): frame for key, frame in frames.items()}
 
 
 @dg.asset(
@@ -29,12 +29,13 @@ def _by_day(frames: dict[str, pl.DataFrame]) -> dict[date, pl.DataFrame]:
     owners=OWNERS,
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=checks.INTERVAL_CHECKS,
 )
 def queue_interval_kpis(
     context: dg.AssetExecutionContext,
-    raw_queue_aggregates: dict[str, pl.DataFrame],
+    raw_queue_aggregates: StoredPartitions,
     genesys_queues: pl.DataFrame,
-) -> dg.Output[dict[str, pl.DataFrame]]:
+) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
     """Flat KPI table on the full expected grid: every queue that existed that day x its media types x every
     local interval (46, 48 or 50 half-hours on DST days).
 
@@ -42,22 +43,25 @@ def queue_interval_kpis(
     offered, service level from Genesys's oServiceLevel. An interval the API omitted had no activity: counts 0,
     ratios null.
     """
-    # Days are transformed a month at a time, then split into one frame per partition: `interval_kpis` of
-    # several days equals its per-day results side by side, and a year costs a few dozen polars queries
-    # instead of thousands while the intermediates stay the size of a month.
-    raw_by_day = _by_day(raw_queue_aggregates)
-    frames: dict[str, pl.DataFrame] = {}
-    for days in batches(list(raw_by_day)):
-        combined = kpis.interval_kpis(
-            pl.concat([raw_by_day[day] for day in days], how="vertical"),
-            genesys_queues,
-            days,
-            SETTINGS.timezone,
-            SETTINGS.interval_minutes,
-        )
-        frames.update(split_by_local_date(combined, days, schema=INTERVAL_KPIS))
-    record_partition_figures(context, frames)
-    return dg.Output(frames)
+    results = checks.PartitionChecks(context, checks.INTERVAL_CHECKS)
+
+    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+        # A month of days is transformed in one pass (a few polars queries instead of a few per day), then
+        # split into one frame per partition and written before the next month is read.
+        for days in batches(partition_days(context)):
+            raw = raw_queue_aggregates.load(day.isoformat() for day in days)
+            args = (genesys_queues, days, SETTINGS.timezone, SETTINGS.interval_minutes)
+            frames = split_by_local_date(
+                kpis.interval_kpis(pl.concat(list(raw.values())), *args), days, schema=INTERVAL_KPIS
+            )
+            grids = split_by_local_date(kpis.expected_grid(*args), days, schema=GRID_SCHEMA)
+            for key, frame in frames.items():
+                results.record(key, checks.interval_rules(frame, grids[key]))
+            record_partition_figures(context, frames)
+            yield frames
+
+    yield dg.Output(PartitionBatches(produce()))
+    yield from results.events()
 
 
 @dg.asset(
@@ -71,12 +75,13 @@ def queue_interval_kpis(
             partition_mapping=gap_window_mapping, metadata={"allow_missing_partitions": True}
         )
     },
+    check_specs=checks.DAILY_CHECKS,
 )
 def queue_kpis_daily(
     context: dg.AssetExecutionContext,
-    queue_interval_kpis: dict[str, pl.DataFrame],
+    queue_interval_kpis: StoredPartitions,
     genesys_queues: pl.DataFrame,
-) -> dg.Output[dict[str, pl.DataFrame]]:
+) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
     """Interval KPIs per local day with gaps filled.
 
     A day whose extraction succeeded is copied exactly (`fill_method = observed`). A day whose extraction
@@ -85,39 +90,48 @@ def queue_kpis_daily(
     when neither does; `is_interpolated` flags those rows. When the gap is backfilled, the gap-refill sensor
     re-materializes every day that used an estimate. `is_provisional` marks days still inside the settle window.
     """
-    observed = _by_day(queue_interval_kpis)
+    observed = [date.fromisoformat(key) for key in queue_interval_kpis]
     now = datetime.now(UTC)
-    frames: dict[str, pl.DataFrame] = {}
-    for days in batches(partition_days(context)):
-        filled = gapfill.fill_days(
-            observed,
-            days,
-            kpis.expected_grid(genesys_queues, days, SETTINGS.timezone, SETTINGS.interval_minutes),
-            timezone=SETTINGS.timezone,
-            interval_minutes=SETTINGS.interval_minutes,
-            now=now,
-            settle_hours=SETTINGS.settle_hours,
-        )
-        frames.update((day.isoformat(), frame) for day, frame in filled.items())
-    sources = {
-        key: None
-        if key in queue_interval_kpis
-        else gaps.estimate_sources(date.fromisoformat(key), observed, SETTINGS.gap_window_days)
-        for key in frames
-    }
-    record_partition_figures(
-        context,
-        frames,
-        {key: {"is_gap_day": dg.MetadataValue.bool(sources[key] is not None)} for key in frames},
-    )
-    return dg.Output(
-        frames,
-        metadata={
-            "gap_days": dg.MetadataValue.int(sum(1 for s in sources.values() if s is not None)),
-            "estimate_sources": dg.MetadataValue.json(sources),
+    results = checks.PartitionChecks(context, checks.DAILY_CHECKS)
+    gap_days: list[str] = []
+
+    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+        for days in batches(partition_days(context)):
+            needed = gaps.days_to_read(days, observed, SETTINGS.gap_window_days)
+            window = {
+                date.fromisoformat(key): frame
+                for key, frame in queue_interval_kpis.load(day.isoformat() for day in needed).items()
+            }
+            filled = gapfill.fill_days(
+                window,
+                days,
+                kpis.expected_grid(genesys_queues, days, SETTINGS.timezone, SETTINGS.interval_minutes),
+                timezone=SETTINGS.timezone,
+                interval_minutes=SETTINGS.interval_minutes,
+                now=now,
+                settle_hours=SETTINGS.settle_hours,
+                window_days=SETTINGS.gap_window_days,
+            )
+            frames = {day.isoformat(): frame for day, frame in filled.items()}
+            extra: dict[str, dict[str, dg.MetadataValue]] = {}
+            for day, key in zip(days, frames, strict=True):
+                results.record(key, checks.daily_rules(frames[key]))
+                extra[key] = {"is_gap_day": dg.MetadataValue.bool(key not in queue_interval_kpis)}
+                if key not in queue_interval_kpis:
+                    gap_days.append(key)
+                    sources = gaps.estimate_sources(day, observed, SETTINGS.gap_window_days)
+                    extra[key]["estimate_sources"] = dg.MetadataValue.json(list(sources))
+            record_partition_figures(context, frames, extra)
+            yield frames
+
+    def summary() -> dict[str, dg.MetadataValue]:
+        return {
+            "gap_days": dg.MetadataValue.int(len(gap_days)),
             "settle_hours": dg.MetadataValue.int(SETTINGS.settle_hours),
-        },
-    )
+        }
+
+    yield dg.Output(PartitionBatches(produce(), summary))
+    yield from results.events()
 
 
 @dg.asset(
@@ -126,27 +140,27 @@ def queue_kpis_daily(
     owners=OWNERS,
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=checks.WEEKLY_CHECKS,
 )
 def queue_kpis_weekly(
-    context: dg.AssetExecutionContext, queue_kpis_daily: dict[str, pl.DataFrame]
-) -> dg.Output[dict[str, pl.DataFrame]]:
+    context: dg.AssetExecutionContext, queue_kpis_daily: StoredPartitions
+) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
     """Weekly KPIs per queue x media type (weeks start on Monday, local time).
 
     Recomputed from the summed counts, sums, numerators and denominators of the seven daily partitions, never
     an average of daily ratios. `days_observed` and `days_interpolated` say how much of the week is estimated.
     """
-    daily = _by_day(queue_kpis_daily)
-    frames: dict[str, pl.DataFrame] = {}
-    for week_key in context.partition_keys:
-        monday = date.fromisoformat(week_key)
-        rows = [frame for day, frame in daily.items() if 0 <= (day - monday).days < 7]
-        frames[week_key] = weekly.weekly_kpis(pl.concat(rows), monday)
-    record_partition_figures(
-        context,
-        frames,
-        {
-            key: {"days_interpolated": dg.MetadataValue.int(int(frame["days_interpolated"].max() or 0))}
-            for key, frame in frames.items()
-        },
-    )
-    return dg.Output(frames)
+    results = checks.PartitionChecks(context, checks.WEEKLY_CHECKS)
+
+    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+        for week_key in context.partition_keys:
+            monday = date.fromisoformat(week_key)
+            days = pl.concat(list(queue_kpis_daily.load(d.isoformat() for d in week_days(week_key)).values()))
+            frame = weekly.weekly_kpis(days, monday)
+            results.record(week_key, checks.weekly_rules(frame, days, monday))
+            figures = {"days_interpolated": dg.MetadataValue.int(int(frame["days_interpolated"].max() or 0))}
+            record_partition_figures(context, {week_key: frame}, {week_key: figures})
+            yield {week_key: frame}
+
+    yield dg.Output(PartitionBatches(produce()))
+    yield from results.events()

@@ -18,7 +18,9 @@ import contextlib
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Final
@@ -143,6 +145,32 @@ def aggregates_body(
             ],
         }
     return body
+
+
+def _fetched_in_order(
+    chunks: Sequence[ChunkPlan], fetch: Callable[[ChunkPlan], AggregatesChunk], in_flight: int
+) -> Iterator[AggregatesChunk]:
+    """``fetch(chunk)`` of every chunk, in order; with ``in_flight`` > 0 that many run ahead in threads.
+
+    Submitted fetches are bounded: besides the chunk the caller holds, at most ``in_flight`` answers are being
+    fetched or waiting. When the caller stops early, fetches not yet started are cancelled.
+    """
+    if in_flight < 1:
+        for chunk in chunks:
+            yield fetch(chunk)
+        return
+    pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="genesys-fetch")
+    pending: deque[Future[AggregatesChunk]] = deque()
+    upcoming = iter(chunks)
+    try:
+        for chunk in upcoming:
+            pending.append(pool.submit(fetch, chunk))
+            if len(pending) > in_flight:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class GenesysClient:
@@ -493,10 +521,19 @@ class GenesysClient:
         on_progress: ProgressCallback | None = None,
         mode: FetchMode | None = None,
         read_answer: AnswerReader | None = None,
+        in_flight: int = 0,
     ) -> Iterator[AggregatesChunk]:
-        """Chunks of `fetch_aggregates` one at a time, so a caller can process and drop each in turn."""
+        """Chunks of `fetch_aggregates` one at a time, in order, so a caller can process and drop each in turn.
+
+        With ``in_flight`` > 0, that many chunks are fetched (and read with ``read_answer``) ahead by
+        background threads while the caller processes the current one, so the org computes the next answers
+        while this process reads and stores the last; the calls still share the client's rate limit. With 0
+        every chunk is fetched when asked for. An error reaches the caller at the chunk that failed.
+        """
         plan = self.plan(first_day, last_day, timezone=timezone, queue_ids=queue_ids, mode=mode)
-        return self._iter_plan(plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer)
+        return self._iter_plan(
+            plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer, in_flight
+        )
 
     def fetch_aggregates(
         self,
@@ -524,7 +561,7 @@ class GenesysClient:
         start = self.stats
         plan = self.plan(first_day, last_day, timezone=timezone, queue_ids=queue_ids, mode=mode)
         chunks = list(
-            self._iter_plan(plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer)
+            self._iter_plan(plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer, 0)
         )
         return AggregatesFetch(
             chunks=chunks, calls=self.stats.total_calls - start.total_calls, mode=plan.mode
@@ -539,6 +576,7 @@ class GenesysClient:
         metrics: Sequence[str] | None,
         on_progress: ProgressCallback | None,
         read_answer: AnswerReader | None,
+        in_flight: int,
     ) -> Iterator[AggregatesChunk]:
         if metrics is None:
             from genesys_assets.schema import AGGREGATE_METRICS  # polars is imported only when needed
@@ -552,8 +590,14 @@ class GenesysClient:
             f"async {plan.async_calls})."
         )
         start = self.stats
-        for done, chunk in enumerate(plan.chunks, start=1):
-            yield self._fetch_chunk(chunk, plan.mode, timezone, granularity, metrics, queue_list, read_answer)
+
+        def fetch(chunk: ChunkPlan) -> AggregatesChunk:
+            return self._fetch_chunk(
+                chunk, plan.mode, timezone, granularity, metrics, queue_list, read_answer
+            )
+
+        for done, fetched in enumerate(_fetched_in_order(plan.chunks, fetch, in_flight), start=1):
+            yield fetched
             if on_progress is not None:
                 now = self.stats
                 on_progress(
@@ -563,8 +607,8 @@ class GenesysClient:
                         chunks_total=len(plan.chunks),
                         calls=now.total_calls - start.total_calls,
                         http_429=now.http_429 - start.http_429,
-                        first_day=chunk.first_day,
-                        last_day=chunk.last_day,
+                        first_day=fetched.first_day,
+                        last_day=fetched.last_day,
                     )
                 )
 

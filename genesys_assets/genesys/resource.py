@@ -44,6 +44,9 @@ class GenesysResource(dg.ConfigurableResource):
     max_retry_seconds: float = Field(default=120.0, description="Longest time spent retrying one request.")
     max_sync_query_days: int = Field(default=7, description="Longest synchronous aggregates query, in days.")
     max_job_days: int = Field(default=31, description="Longest asynchronous aggregates job, in days.")
+    queries_in_flight: int = Field(
+        default=2, description="Aggregates queries of a range in flight at once. GENESYS_QUERIES_IN_FLIGHT."
+    )
 
     def settings(self) -> GenesysSettings:
         """The client settings these fields describe."""
@@ -61,6 +64,7 @@ class GenesysResource(dg.ConfigurableResource):
             max_retry_seconds=self.max_retry_seconds,
             max_sync_query_days=self.max_sync_query_days,
             max_job_days=self.max_job_days,
+            queries_in_flight=self.queries_in_flight,
         )
 
     def get_client(self, log: LogLike | Any | None = None) -> GenesysClient:

@@ -29,6 +29,8 @@ class GenesysSettings:
       ``retry_backoff_s`` is the first exponential backoff step (doubling, jittered, capped at 30 s).
     * ``max_sync_query_days`` / ``max_job_days``: longest interval of one synchronous aggregates query and
       of one asynchronous aggregates job; ``job_page_size`` groups per job result page.
+    * ``queries_in_flight``: aggregates chunks of a range fetched ahead, at once, while the last is stored
+      (Genesys suggests at most 2-3 analytics queries in flight per client).
     * ``job_poll_initial_s`` / ``job_poll_max_s`` / ``job_timeout_s``: job polling backoff and deadline.
     * ``token_refresh_margin_s``: renew the token this long before it expires (at most 10 % of its life).
     """
@@ -48,6 +50,7 @@ class GenesysSettings:
     max_sync_query_days: int = 7
     max_job_days: int = 31
     job_page_size: int = 25
+    queries_in_flight: int = 2
     job_poll_initial_s: float = 2.0
     job_poll_max_s: float = 30.0
     job_timeout_s: float = 1800.0
@@ -78,6 +81,7 @@ class GenesysSettings:
             "max_sync_query_days": self.max_sync_query_days,
             "max_job_days": self.max_job_days,
             "job_page_size": self.job_page_size,
+            "queries_in_flight": self.queries_in_flight,
         }
         for name, value in at_least_one.items():
             if int(value) != value or value < 1:

@@ -514,3 +514,22 @@ def get_object_bytes(
         raise _map_error(
             exc, operation="GetObject", bucket=bucket, key=key, bucket_setting=bucket_setting
         ) from None
+
+
+def object_exists(
+    client: S3Client, bucket: str, key: str, *, bucket_setting: str = "EXPORT_S3_BUCKET"
+) -> bool:
+    """Whether ``s3://bucket/key`` exists (one HEAD request)."""
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return False
+        raise _map_error(
+            exc, operation="HeadObject", bucket=bucket, key=key, bucket_setting=bucket_setting
+        ) from None
+    except BotoCoreError as exc:
+        raise _map_error(
+            exc, operation="HeadObject", bucket=bucket, key=key, bucket_setting=bucket_setting
+        ) from None

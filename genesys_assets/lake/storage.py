@@ -29,6 +29,7 @@ from genesys_assets.lake.s3_export import (
     S3Client,
     ServerSideEncryption,
     get_object_bytes,
+    object_exists,
     put_object,
     s3_uri,
     sha256_b64,
@@ -62,6 +63,10 @@ class ObjectStore(Protocol):
 
     def read(self, relpath: str) -> bytes | None:
         """The file's bytes, or None when it does not exist."""
+        ...
+
+    def exists(self, relpath: str) -> bool:
+        """Whether the file exists (without reading it)."""
         ...
 
 
@@ -195,6 +200,9 @@ class LocalStore:
         except FileNotFoundError:
             return None
 
+    def exists(self, relpath: str) -> bool:
+        return Path(self.uri(relpath)).is_file()
+
 
 @dataclass(frozen=True)
 class S3Store:
@@ -233,6 +241,9 @@ class S3Store:
         return get_object_bytes(
             self.client, self.bucket, self.key(relpath), bucket_setting=self.bucket_setting
         )
+
+    def exists(self, relpath: str) -> bool:
+        return object_exists(self.client, self.bucket, self.key(relpath), bucket_setting=self.bucket_setting)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

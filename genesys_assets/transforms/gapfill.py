@@ -273,6 +273,7 @@ def _estimate(
     timezone: str,
     minutes: int,
     provisional: bool,
+    window_days: int | None,
 ) -> pl.DataFrame:
     target = _with_wall_clock(grid.select(_JOIN_KEYS), timezone)
     pairs = grid.select("queue_id", "media_type").unique()
@@ -280,7 +281,9 @@ def _estimate(
     parts = [
         _neighbour_offer(other, frame, (other - day).days, pairs, repeated, timezone, minutes)
         for other, frame in sorted(window.items(), key=lambda item: item[0])
-        if frame is not None and other != day
+        if frame is not None
+        and other != day
+        and (window_days is None or abs((other - day).days) <= window_days)
     ]
     neighbours = (
         pl.concat(parts, how="vertical")
@@ -329,11 +332,13 @@ def fill_day(
     interval_minutes: int,
     now: datetime,
     settle_hours: float,
+    window_days: int | None = None,
 ) -> pl.DataFrame:
     """The `DAILY_KPIS` rows of one local day, observed or estimated.
 
     `window` maps local days around `day` to their `INTERVAL_KPIS` frame; a day that is absent or maps to
-    None is a gap, a day mapped to a frame (even an empty one) is observed. `grid` is the expected grid of
+    None is a gap, a day mapped to a frame (even an empty one) is observed. A gap is estimated from the
+    observed days at most `window_days` away (any day of `window` when None). `grid` is the expected grid of
     `day` (`kpis.expected_grid`). Observed: the day's exact rows plus zero rows for grid entries the frame
     lacks, `fill_method` "observed". Gap: one estimated row per grid entry (see the module docstring).
     `is_provisional` is `now < end of day + settle_hours` for every row. Sorted by queue_id, media_type,
@@ -346,7 +351,7 @@ def fill_day(
     own = window.get(day)
     if own is not None:
         return _observed(own, grid, provisional)
-    return _estimate(grid, window, day, timezone, interval_minutes, provisional)
+    return _estimate(grid, window, day, timezone, interval_minutes, provisional, window_days)
 
 
 _PART: Final = "__partition_day"
@@ -361,6 +366,7 @@ def fill_days(
     interval_minutes: int,
     now: datetime,
     settle_hours: float,
+    window_days: int | None = None,
 ) -> dict[date, pl.DataFrame]:
     """`fill_day` of each of `days`, with every observed day done in one vectorised pass.
 
@@ -419,5 +425,6 @@ def fill_days(
                 interval_minutes=interval_minutes,
                 now=now,
                 settle_hours=settle_hours,
+                window_days=window_days,
             )
     return {day: filled[day] for day in days}
