@@ -117,8 +117,9 @@ def sandbox_process(
     end: date,
     rps: float | None = None,
     burst: int = 10,
+    options: Sequence[str] = (),
 ) -> Iterator[SandboxProcess]:
-    """Start the sandbox CLI on a free port of 127.0.0.1 and stop it afterwards."""
+    """Start the sandbox CLI on a free port of 127.0.0.1 (``options``: more CLI flags) and stop it afterwards."""
     port = unused_port()
     command = [
         PYTHON,
@@ -145,6 +146,7 @@ def sandbox_process(
     ]
     if rps is not None:
         command += ["--rps", str(rps)]
+    command += options
     process = subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env()
     )

@@ -4,7 +4,7 @@
     .venv/bin/python bench/transforms.py --quick   # 10 queues, 14 days
 
 The sandbox's query function generates the conversation-aggregates answers once, one file per 7-day query
-(what the pipeline's synchronous chunks are), grouped by queue and media type at PT30M in
+(what the pipeline's synchronous chunks are), grouped by queue, media type and direction at PT30M in
 America/New_York. Then two child processes read the same files, one chunk at a time, from the JSON bytes
 (reading the file is not timed):
 
@@ -12,13 +12,13 @@ America/New_York. Then two child processes read the same files, one chunk at a t
           columns) -> `kpis.interval_kpis` (full grid, exact ratios) -> `gapfill.fill_days` (every day
           observed: a copy) -> `export.export_daily_partitions` (one column per metric, local time columns);
 * pandas: the seed tutorial: `orjson.loads` of the answer, `pandas.json_normalize` of results / data /
-          metrics, `pivot_table` to one column per metric, `DataFrame.resample` of each queue x media type
-          on the interval to fill gaps with zeros, the same KPIs (AHT, answer, abandon and service-level
-          rates). Its JSON parsing is timed apart from its transform.
+          metrics, `pivot_table` to one column per metric, `DataFrame.resample` of each queue x media type x
+          direction on the interval to fill gaps with zeros, the same KPIs (AHT, answer, abandon and
+          service-level rates). Its JSON parsing is timed apart from its transform.
 
 The headline ratio compares the whole way from JSON bytes to tables on both sides; a second, stricter one
 leaves pandas' JSON parsing out (ours stays in). Each child reports its peak RSS (`os.wait4`, this child
-alone). Both paths' daily totals per queue x media type x local date must be equal (asserted).
+alone). Both paths' daily totals per queue x media type x direction x local date must be equal (asserted).
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 SCRIPT = str(Path(__file__).resolve())
 TIMEZONE = "America/New_York"
 CHUNK_DAYS = 7
+CHANNEL_WINDOW_DAYS = 28
+# Daily totals are compared per queue x media type x direction x local date.
+GROUP_KEYS = ("queue_id", "media_type", "direction", "local_date")
+CHANNEL = GROUP_KEYS[:3]
 
 
 # ----------------------------------------------------------------------------------------- input data
@@ -125,24 +129,17 @@ def polars_path(folder: Path, out: Path) -> dict[str, float]:
             extracted_at=now,
         )
         del body
-        interval = kpis.interval_kpis(raw, queues, days, TIMEZONE, 30)
+        pairs = kpis.active_pairs(raw, days, CHANNEL_WINDOW_DAYS)
+        interval = kpis.interval_kpis(raw, pairs, days, TIMEZONE, 30)
         window = {day: interval.filter(pl.col("local_date") == day) for day in days}
         daily = gapfill.fill_days(
-            window,
-            days,
-            kpis.expected_grid(queues, days, TIMEZONE, 30),
-            timezone=TIMEZONE,
-            interval_minutes=30,
-            now=now,
-            settle_hours=48,
+            window, days, timezone=TIMEZONE, interval_minutes=30, now=now, restatement_days=7
         )
         exported = export.export_daily_partitions(
             {day.isoformat(): frame for day, frame in daily.items()}, queues, TIMEZONE
         )
         table = pl.concat(list(exported.values()))
-        totals.append(
-            table.group_by("queue_id", "media_type", "local_date").agg(pl.col(m).sum() for m in MEASURES)
-        )
+        totals.append(table.group_by(*GROUP_KEYS).agg(pl.col(m).sum() for m in MEASURES))
         rows += table.height
         work_s += time.perf_counter() - started
     pl.concat(totals).write_parquet(out)
@@ -176,19 +173,24 @@ def pandas_chunk(results: list[dict[str, Any]], timezone: str) -> pd.DataFrame:
 
     # 1. json_normalize: one row per bucket with its group, then one row per metric with its stats.
     buckets = pd.json_normalize(
-        results, record_path="data", meta=[["group", "queueId"], ["group", "mediaType"]], errors="ignore"
+        results,
+        record_path="data",
+        meta=[["group", "queueId"], ["group", "mediaType"], ["group", "direction"]],
+        errors="ignore",
     )
-    buckets = buckets.rename(columns={"group.queueId": "queue_id", "group.mediaType": "media_type"})
-    buckets = buckets.dropna(subset=["queue_id", "media_type"])
+    buckets = buckets.rename(
+        columns={"group.queueId": "queue_id", "group.mediaType": "media_type", "group.direction": "direction"}
+    )
+    buckets = buckets.dropna(subset=list(CHANNEL))
     exploded = buckets.explode("metrics", ignore_index=True)
     metrics = pd.json_normalize(exploded["metrics"].tolist())
-    long = pd.concat([exploded[["queue_id", "media_type", "interval"]], metrics], axis=1)
+    long = pd.concat([exploded[[*CHANNEL, "interval"]], metrics], axis=1)
     long["interval_start"] = pd.to_datetime(long["interval"].str.split("/").str[0], utc=True)
 
     # 2. pivot_table: one column per metric and statistic.
     values = [c for c in ("stats.count", "stats.sum", "stats.numerator", "stats.denominator") if c in long]
     wide = long.pivot_table(
-        index=["queue_id", "media_type", "interval_start"],
+        index=[*CHANNEL, "interval_start"],
         columns="metric",
         values=values,
         aggfunc="sum",
@@ -196,12 +198,9 @@ def pandas_chunk(results: list[dict[str, Any]], timezone: str) -> pd.DataFrame:
     )
     wide.columns = [f"{metric}.{stat.split('.')[1]}" for stat, metric in wide.columns]
 
-    # 3. resample each queue x media type on the interval: missing intervals become rows of zeros.
+    # 3. resample each queue x media type x direction on the interval: missing intervals become zero rows.
     wide = (
-        wide.reset_index(level=["queue_id", "media_type"])
-        .groupby(["queue_id", "media_type"])
-        .resample("30min")
-        .sum(numeric_only=True)
+        wide.reset_index(level=list(CHANNEL)).groupby(list(CHANNEL)).resample("30min").sum(numeric_only=True)
     )
 
     # 4. KPIs from the measures; a zero denominator gives NaN.
@@ -235,9 +234,7 @@ def pandas_path(folder: Path, out: Path) -> dict[str, float]:
         parsed = time.perf_counter()
         table = pandas_chunk(results, TIMEZONE)
         del results
-        totals.append(
-            table.groupby(["queue_id", "media_type", "local_date"], as_index=False)[list(MEASURES)].sum()
-        )
+        totals.append(table.groupby(list(GROUP_KEYS), as_index=False)[list(MEASURES)].sum())
         rows += len(table)
         finished = time.perf_counter()
         parse_s += parsed - started
@@ -273,11 +270,7 @@ def _daily_totals(path: Path) -> pl.DataFrame:
         pl.col("local_date").cast(pl.Date), *[pl.col(m).cast(pl.Int64) for m in MEASURES]
     )
     busy = pl.any_horizontal(pl.col(m) != 0 for m in MEASURES)
-    return (
-        frame.filter(busy)
-        .sort("queue_id", "media_type", "local_date")
-        .select("queue_id", "media_type", "local_date", *MEASURES)
-    )
+    return frame.filter(busy).sort(*GROUP_KEYS).select(*GROUP_KEYS, *MEASURES)
 
 
 def parent(args: argparse.Namespace) -> int:
@@ -328,7 +321,7 @@ def parent(args: argparse.Namespace) -> int:
         f"peak RSS {results['pandas'].peak_rss_mb:.0f} MB"
     )
     print(
-        f"daily totals equal on both paths: yes ({polars_totals.height} queue x media x day rows with activity)"
+        f"daily totals equal on both paths: yes ({polars_totals.height} queue x media x direction x day rows with activity)"
     )
     print()
     print(

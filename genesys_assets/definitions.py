@@ -15,6 +15,7 @@ from dagster_aws.s3 import S3Resource
 from genesys_assets import schedules
 from genesys_assets.assets import export, extract, kpis
 from genesys_assets.genesys.resource import GenesysResource
+from genesys_assets.genesys.settings import FETCH_MODES
 from genesys_assets.io_manager import PartitionedParquetIOManager
 from genesys_assets.resources import S3ExportResource
 from genesys_assets.settings import SettingsError
@@ -60,6 +61,10 @@ def resources_from_env() -> dict[str, Any]:
             max_attempts=_env_number("GENESYS_MAX_ATTEMPTS", "6", int),
             max_retry_seconds=_env_number("GENESYS_MAX_RETRY_SECONDS", "120", float),
             queries_in_flight=_env_number("GENESYS_QUERIES_IN_FLIGHT", "2", int),
+            max_sync_query_days=_env_number("GENESYS_MAX_QUERY_DAYS", "7", int),
+            max_job_days=_env_number("GENESYS_MAX_JOB_DAYS", "31", int),
+            fetch_mode=_env_choice("GENESYS_FETCH_MODE", "auto", FETCH_MODES),
+            max_queue_predicates=_env_number("GENESYS_MAX_QUEUE_PREDICATES", "100", int),
         ),
         "io_manager": PartitionedParquetIOManager(base_dir=_env("GENESYS_LAKE_DIR", "data/lake")),
         "export_s3": S3ExportResource(
@@ -97,6 +102,7 @@ defs = dg.Definitions(
     jobs=[schedules.daily_job, schedules.weekly_job, schedules.gap_refill_job, schedules.directory_job],
     schedules=[
         schedules.genesys_daily_schedule,
+        schedules.genesys_restatement_sweep_schedule,
         schedules.genesys_weekly_schedule,
         schedules.genesys_directory_schedule,
     ],

@@ -30,6 +30,8 @@ from moto.server import ThreadedMotoServer
 
 from genesys_assets.localtime import zone
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
+from genesys_assets.schema import KPI_MEASURES
+from genesys_assets.transforms import kpis
 
 REPO = Path(__file__).resolve().parent.parent
 BUCKET = "genesys-demo-lake"
@@ -172,7 +174,8 @@ def materialize_recent(days: int) -> list[str]:
 
 
 def figures_table(s3_url: str) -> pl.DataFrame:
-    """Daily totals per media type, read back from the exported objects as an analyst would."""
+    """Daily totals per media type and direction, read back from the exported objects as an analyst would,
+    with the KPIs recomputed from the summed measures."""
     client = boto3.client("s3", endpoint_url=s3_url)
     frames = []
     for item in client.list_objects_v2(Bucket=BUCKET, Prefix="genesys/queue_export/grain=daily/").get(
@@ -182,19 +185,23 @@ def figures_table(s3_url: str) -> pl.DataFrame:
         frames.append(pl.read_parquet(body))
     if not frames:
         return pl.DataFrame()
+    keys = ("local_date", "media_type", "direction")
     return (
         pl.concat(frames)
-        .group_by("local_date", "media_type")
-        .agg(
-            pl.col("offered").sum(),
-            pl.col("answered").sum(),
-            pl.col("abandoned").sum(),
-            (pl.col("handle_sum_ms").sum() / pl.col("handle_count").sum() / 1000).round(1).alias("aht_s"),
-            (pl.col("sl_numerator").sum() / pl.col("sl_denominator").sum()).round(3).alias("service_level"),
-            pl.col("is_interpolated").any(),
-            pl.col("is_provisional").any(),
+        .group_by(keys)
+        .agg(*(pl.col(m).sum() for m in KPI_MEASURES), pl.col("is_interpolated", "is_provisional").any())
+        .pipe(kpis.with_ratios)
+        .select(
+            *keys,
+            "offered",
+            "answered",
+            "abandoned",
+            pl.col("aht_s", "asa_s").round(1),
+            pl.col("service_level").round(3),
+            "is_interpolated",
+            "is_provisional",
         )
-        .sort("local_date", "media_type")
+        .sort(keys)
     )
 
 

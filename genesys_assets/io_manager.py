@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import dagster as dg
@@ -83,11 +84,15 @@ class PartitionBatches:
 
     ``batches`` yields dicts of partition key -> frame; together they cover the run's partition keys once.
     ``summary`` is called after the last batch is written and returns metadata for the whole output (API
-    calls, gap days, ...), which every partition's materialization carries.
+    calls, gap days, ...), which every partition's materialization carries. ``replaced`` compares a stored
+    partition with its replacement (e.g. to record what a re-read changed).
     """
 
     batches: Iterable[Mapping[str, pl.DataFrame]]
     summary: Callable[[], Mapping[str, Any]] = field(default=dict)
+    # Called for each partition that already has a stored version, with (key, stored frame, new frame),
+    # before the new one replaces it; what it returns goes on that partition's materialization.
+    replaced: Callable[[str, pl.DataFrame, pl.DataFrame], Mapping[str, Any]] | None = None
 
 
 class StoredPartitions(Mapping[str, pl.DataFrame]):
@@ -98,7 +103,9 @@ class StoredPartitions(Mapping[str, pl.DataFrame]):
     batch at a time; `load` reads a batch's files in parallel.
     """
 
-    def __init__(self, keys: Sequence[str], read: Callable[[str], pl.DataFrame]) -> None:
+    def __init__(
+        self, keys: Sequence[str], read: Callable[[str, Sequence[str] | None], pl.DataFrame]
+    ) -> None:
         self._keys = list(keys)
         self._present = set(self._keys)
         self._read = read
@@ -106,7 +113,7 @@ class StoredPartitions(Mapping[str, pl.DataFrame]):
     def __getitem__(self, key: str) -> pl.DataFrame:
         if key not in self._present:
             raise KeyError(key)
-        return self._read(key)
+        return self._read(key, None)
 
     def __contains__(self, key: object) -> bool:
         return key in self._present
@@ -117,13 +124,14 @@ class StoredPartitions(Mapping[str, pl.DataFrame]):
     def __len__(self) -> int:
         return len(self._keys)
 
-    def load(self, keys: Iterable[str]) -> dict[str, pl.DataFrame]:
-        """The frames of those of `keys` that exist, read in parallel, in the order given."""
+    def load(self, keys: Iterable[str], columns: Sequence[str] | None = None) -> dict[str, pl.DataFrame]:
+        """The frames of those of `keys` that exist (only `columns`, when given), read in parallel, in the
+        order given."""
         wanted = [key for key in dict.fromkeys(keys) if key in self._present]
         if not wanted:
             return {}
         with ThreadPoolExecutor(max_workers=min(_IO_THREADS, len(wanted))) as pool:
-            return dict(zip(wanted, pool.map(self._read, wanted), strict=True))
+            return dict(zip(wanted, pool.map(lambda key: self._read(key, columns), wanted), strict=True))
 
 
 class PartitionedParquetIOManager(dg.ConfigurableIOManager):
@@ -257,6 +265,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         expected = set(keys)
         stored: dict[str, StoredObject] = {}
         rows: dict[str, int] = {}
+        replaced: dict[str, Mapping[str, Any]] = {}
         first_schema: pl.Schema | None = None
         first_key = ""
         for batch in obj.batches:
@@ -287,6 +296,13 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                             column=differing[0],
                         )
                 paths = [self.partition_path(context, key) for key in bodies]
+                if obj.replaced is not None:  # compare each stored version with its replacement first
+                    changes = pool.map(
+                        self._compare, repeat(store), paths, batch, batch.values(), repeat(obj.replaced)
+                    )
+                    replaced.update(
+                        (key, change) for key, change in zip(batch, changes, strict=True) if change
+                    )
                 stored.update(zip(bodies, pool.map(store.write, paths, bodies.values()), strict=True))
             rows.update((key, frame.height) for key, frame in batch.items())
         missing = [key for key in keys if key not in stored]
@@ -309,6 +325,8 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         )
         if not single:
             self._add_partition_metadata(context, rows, stored)
+        for key, metadata in replaced.items():
+            self._add_to_partition(context, key, metadata)
 
     @staticmethod
     def _missing_message(name: str, missing: Sequence[str], keys: Sequence[str]) -> str:
@@ -316,6 +334,26 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             f"asset {name} produced no frame for partitions {_show(missing)} of this run. It must produce one "
             f"frame for each of the run's partition keys ({_show(keys)}); return an empty frame (with the "
             "table's schema) for a partition without rows."
+        )
+
+    @staticmethod
+    def _compare(
+        store: ObjectStore,
+        path: str,
+        key: str,
+        frame: pl.DataFrame,
+        compare: Callable[[str, pl.DataFrame, pl.DataFrame], Mapping[str, Any]],
+    ) -> Mapping[str, Any]:
+        body = store.read(path)
+        return compare(key, read_parquet_bytes(body), frame) if body is not None else {}
+
+    @staticmethod
+    def _add_to_partition(context: dg.OutputContext, key: str, metadata: Mapping[str, Any]) -> None:
+        if context.has_asset_partitions and len(context.asset_partition_keys) == 1:
+            context.add_output_metadata(dict(metadata))
+            return
+        context.step_context.add_asset_metadata(
+            dict(metadata), asset_key=context.asset_key, partition_key=key
         )
 
     @staticmethod
@@ -380,7 +418,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                 f"({ALLOW_MISSING_PARTITIONS}=True)"
             )
 
-        def read(key: str) -> pl.DataFrame:
+        def read(key: str, only: Sequence[str] | None) -> pl.DataFrame:
             path = self.partition_path(context, key)
             body = store.read(path)
             if body is None:
@@ -388,7 +426,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                     f"asset {name}: partition {key} ({store.uri(path)}) was removed while this step ran. "
                     f"Fix: materialize partition {key} of {name} again, then rerun."
                 )
-            return read_parquet_bytes(body, columns=columns)
+            return read_parquet_bytes(body, columns=only if only is not None else columns)
 
         context.log.debug(f"{len(keys) - len(absent)} of {len(keys)} partition(s) of {name} are stored")
         return StoredPartitions([key for key in keys if present[key]], read)

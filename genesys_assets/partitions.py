@@ -30,6 +30,14 @@ gap_window_mapping = dg.TimeWindowPartitionMapping(
 )
 
 
+# queue_interval_kpis reads the raw table over its trailing channel window (which channels had traffic).
+channel_window_mapping = dg.TimeWindowPartitionMapping(
+    start_offset=-(SETTINGS.channel_window_days - 1),
+    end_offset=0,
+    allow_nonexistent_upstream_partitions=True,
+)
+
+
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     """The local days of the partitions a run materializes: one, or a whole range in a single-run backfill."""
     return [date.fromisoformat(key) for key in context.partition_keys]

@@ -56,8 +56,9 @@ def range_tags(first: str, last: str) -> dict[str, str]:
 def genesys_daily_schedule(context: dg.ScheduleEvaluationContext):
     """Yesterday plus the days before it that Genesys may still restate, as one run.
 
-    Genesys revises recent intervals for up to about 72 hours, so each tick re-materializes the last
-    `GENESYS_LOOKBACK_DAYS` (default 3) local days; rows stay `is_provisional` until the settle window passes.
+    Genesys's nightly reprocessing touches data at least 48 hours old, may begin only once a conversation is
+    three days old and can take longer, so each tick re-materializes the last `GENESYS_LOOKBACK_DAYS`
+    (default 7: one 7-day query) local days; rows stay `is_provisional` until their last re-read.
     """
     keys = daily_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
     recent = keys[-SETTINGS.lookback_days :]
@@ -67,6 +68,36 @@ def genesys_daily_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(
         run_key=f"daily:{recent[0]}..{recent[-1]}@{tick}",
         tags={**range_tags(recent[0], recent[-1]), "genesys/restatement": "true"},
+    )
+
+
+SWEEP_CRON = "30 3 * * 0"  # Sunday night, after the daily run
+SWEEP_DAYS = 28
+
+
+@dg.schedule(
+    job=daily_job,
+    cron_schedule=SWEEP_CRON,
+    execution_timezone=SETTINGS.timezone,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+def genesys_restatement_sweep_schedule(context: dg.ScheduleEvaluationContext):
+    """Once a week, the four weeks before the daily lookback, as one run (four 7-day queries).
+
+    Genesys gives no upper bound for how long its reprocessing can take, so a day is read again for a month
+    after it left the nightly lookback; a re-read that changes a day records what changed. Changes of the
+    org's service-level options restate every past day: backfill the affected range after one.
+    """
+    keys = daily_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
+    older = keys[
+        max(0, len(keys) - SETTINGS.lookback_days - SWEEP_DAYS) : max(0, len(keys) - SETTINGS.lookback_days)
+    ]
+    if not older:
+        return dg.SkipReason("No day is older than the nightly lookback yet.")
+    tick = context.scheduled_execution_time.date().isoformat()
+    return dg.RunRequest(
+        run_key=f"sweep:{older[0]}..{older[-1]}@{tick}",
+        tags={**range_tags(older[0], older[-1]), "genesys/restatement": "true"},
     )
 
 

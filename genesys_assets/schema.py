@@ -11,7 +11,7 @@ from typing import Final
 
 import polars as pl
 
-SCHEMA_VERSION: Final = "1"
+SCHEMA_VERSION: Final = "2"
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -30,6 +30,8 @@ AGGREGATE_METRICS: Final[tuple[str, ...]] = (
     "oServiceLevel",
 )
 
+SERVICE_LEVEL: Final = pl.Struct({"media_type": pl.String, "target": pl.Float64, "duration_ms": pl.Int64})
+
 # Queue directory (`genesys_queues`).
 QUEUES: Final = pl.Schema(
     {
@@ -37,19 +39,19 @@ QUEUES: Final = pl.Schema(
         "queue_name": pl.String,
         "division_id": pl.String,
         "division_name": pl.String,
-        "media_types": pl.List(pl.String),  # analytics names: voice, callback, chat, email, message
-        "service_level_target": pl.Float64,  # fraction 0..1 of the voice (call) channel, null if unset
-        "service_level_duration_ms": pl.Int64,
+        # One entry per media settings block: target as a fraction 0..1 (null if unset), threshold in ms.
+        "service_levels": pl.List(SERVICE_LEVEL),
         "date_created": UTC_US,
     }
 )
 
-# Raw long table (`raw_queue_aggregates`): one row per queue x media type x interval x metric.
+# Raw long table (`raw_queue_aggregates`): one row per queue x media type x direction x interval x metric.
 RAW_AGGREGATES: Final = pl.Schema(
     {
         "local_date": pl.Date,
         "queue_id": pl.String,
         "media_type": pl.String,
+        "direction": pl.String,
         "interval_start": UTC_US,
         "interval_end": UTC_US,
         "metric": pl.String,
@@ -68,6 +70,7 @@ RAW_AGGREGATES: Final = pl.Schema(
 KPI_MEASURES: Final[tuple[str, ...]] = (
     "offered",
     "answered",
+    "answer_sum_ms",
     "abandoned",
     "flow_out",
     "handle_count",
@@ -75,23 +78,26 @@ KPI_MEASURES: Final[tuple[str, ...]] = (
     "talk_sum_ms",
     "hold_sum_ms",
     "acw_sum_ms",
+    "wait_count",
     "wait_sum_ms",
     "sl_numerator",
     "sl_denominator",
 )
 
-# Ratios derived from the measures; null where the denominator is zero.
-KPI_RATIOS: Final[tuple[str, ...]] = ("aht_s", "answer_rate", "abandon_rate", "service_level")
+# Ratios derived from the measures; null where the denominator is zero (or the ratio is undefined for the
+# media type, as abandons are for web messaging).
+KPI_RATIOS: Final[tuple[str, ...]] = ("aht_s", "asa_s", "answer_rate", "abandon_rate", "service_level")
 
 _MEASURE_TYPES = {name: pl.Int64 for name in KPI_MEASURES}
 _RATIO_TYPES = {name: pl.Float64 for name in KPI_RATIOS}
 
-# Flat KPI table (`queue_interval_kpis`): full grid, one row per queue x media type x local interval.
+# Flat KPI table (`queue_interval_kpis`): full grid, one row per queue x media type x direction x local interval.
 INTERVAL_KPIS: Final = pl.Schema(
     {
         "local_date": pl.Date,
         "queue_id": pl.String,
         "media_type": pl.String,
+        "direction": pl.String,
         "interval_start": UTC_US,
         "interval_end": UTC_US,
         **_MEASURE_TYPES,
@@ -111,12 +117,13 @@ DAILY_KPIS: Final = pl.Schema(
     }
 )
 
-# Weekly table (`queue_kpis_weekly`): one row per queue x media type x local week (Monday start).
+# Weekly table (`queue_kpis_weekly`): one row per queue x media type x direction x local week (Monday start).
 WEEKLY_KPIS: Final = pl.Schema(
     {
         "week_start": pl.Date,
         "queue_id": pl.String,
         "media_type": pl.String,
+        "direction": pl.String,
         **_MEASURE_TYPES,
         **_RATIO_TYPES,
         "days_observed": pl.Int32,
@@ -131,6 +138,7 @@ EXPORT_DAILY: Final = pl.Schema(
         "queue_id": pl.String,
         "queue_name": pl.String,
         "media_type": pl.String,
+        "direction": pl.String,
         "interval_start": UTC_US,
         "interval_end": UTC_US,
         "local_date": pl.Date,
@@ -150,6 +158,7 @@ EXPORT_WEEKLY: Final = pl.Schema(
         "queue_id": pl.String,
         "queue_name": pl.String,
         "media_type": pl.String,
+        "direction": pl.String,
         "local_date": pl.Date,
         "interval_start": UTC_US,  # local midnight of local_date, as an instant
         "utc_offset": pl.String,

@@ -27,8 +27,8 @@ class PipelineSettings:
     start_date: date
     granularity: str
     lookback_days: int
-    settle_hours: int
     gap_window_days: int
+    channel_window_days: int
     queue_ids: tuple[str, ...]
 
     @property
@@ -70,9 +70,9 @@ class PipelineSettings:
             timezone=timezone,
             start_date=start_date,
             granularity=granularity,
-            lookback_days=_positive_int(env, "GENESYS_LOOKBACK_DAYS", 3),
-            settle_hours=_positive_int(env, "GENESYS_SETTLE_HOURS", 48),
+            lookback_days=_positive_int(env, "GENESYS_LOOKBACK_DAYS", 7),
             gap_window_days=_positive_int(env, "GENESYS_GAP_WINDOW_DAYS", 7),
+            channel_window_days=_positive_int(env, "GENESYS_CHANNEL_WINDOW_DAYS", 28),
             queue_ids=queue_ids,
         )
 

@@ -49,12 +49,13 @@ def pipeline_env(sandbox: SandboxServer, root: Path, bucket: str, **overrides: s
 
 
 def daily_sums(frame: pl.DataFrame) -> pl.DataFrame:
-    """Per queue x media type x local date, the measures summed over the intervals, zero rows dropped."""
+    """Per queue x media type x direction x local date, the measures summed over the intervals, zero rows
+    dropped."""
     return (
-        frame.group_by("local_date", "queue_id", "media_type")
+        frame.group_by("local_date", "queue_id", "media_type", "direction")
         .agg(pl.col(m).sum() for m in KPI_MEASURES)
         .filter(pl.any_horizontal(pl.col(m) != 0 for m in KPI_MEASURES))
-        .sort("local_date", "queue_id", "media_type")
+        .sort("local_date", "queue_id", "media_type", "direction")
     )
 
 

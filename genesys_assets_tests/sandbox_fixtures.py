@@ -10,8 +10,8 @@ name them as test arguments:
 
 Helpers: :func:`sandbox_token` (a bearer token over HTTP), :func:`sandbox_http` (an httpx client with the
 token set), :func:`aggregates_body` (a pipeline-style aggregates query over local days),
-:func:`daily_measures` (an answer's buckets summed per queue x media type x local date in KPI names, to
-compare with ``sandbox.truth.daily_totals``).
+:func:`daily_measures` (an answer's buckets summed per queue x media type x direction x local date in KPI
+names, to compare with ``sandbox.truth.daily_totals``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import pytest
 from genesys_assets.localtime import days_bounds, iso_interval
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
 from genesys_assets.schema import AGGREGATE_METRICS
+from genesys_assets.transforms.kpis import MEASURE_SOURCES
 
 __all__ = [
     "AGGREGATES_PATH",
@@ -87,7 +88,7 @@ def aggregates_body(
     queue_ids: Sequence[str] | None = None,
     media_type: str | None = None,
     metrics: Sequence[str] = AGGREGATE_METRICS,
-    group_by: Sequence[str] = ("queueId", "mediaType"),
+    group_by: Sequence[str] = ("queueId", "mediaType", "direction"),
 ) -> dict[str, Any]:
     """An aggregates query over local days first..last with local-midnight bounds, as the pipeline sends."""
     start, end = days_bounds(first, last, timezone)
@@ -122,36 +123,21 @@ def aggregates_body(
     return body
 
 
-# KPI measure <- (metric, stat), as in the module contracts.
-MEASURE_SOURCES: dict[str, tuple[str, str]] = {
-    "offered": ("nOffered", "count"),
-    "answered": ("tAnswered", "count"),
-    "abandoned": ("tAbandon", "count"),
-    "flow_out": ("tFlowOut", "count"),
-    "handle_count": ("tHandle", "count"),
-    "handle_sum_ms": ("tHandle", "sum"),
-    "talk_sum_ms": ("tTalkComplete", "sum"),
-    "hold_sum_ms": ("tHeldComplete", "sum"),
-    "acw_sum_ms": ("tAcw", "sum"),
-    "wait_sum_ms": ("tWait", "sum"),
-    "sl_numerator": ("oServiceLevel", "numerator"),
-    "sl_denominator": ("oServiceLevel", "denominator"),
-}
-
-
 def daily_measures(
     results: Sequence[dict[str, Any]], timezone: str
-) -> dict[tuple[str, str, date], dict[str, int]]:
-    """Sum an aggregates answer's buckets per (queue id, media type, local date of the bucket start)."""
+) -> dict[tuple[str, str, str, date], dict[str, int]]:
+    """Sum an aggregates answer's buckets per (queue id, media type, direction, local date of the bucket
+    start), in KPI measure names; the answer must be grouped by queueId, mediaType and direction."""
     tz = ZoneInfo(timezone)
-    totals: dict[tuple[str, str, date], dict[str, int]] = defaultdict(
+    totals: dict[tuple[str, str, str, date], dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(MEASURE_SOURCES, 0)
     )
     for result in results:
         group = result["group"]
         for bucket in result["data"]:
             start = datetime.fromisoformat(bucket["interval"].split("/")[0].replace("Z", "+00:00"))
-            row = totals[(group["queueId"], group["mediaType"], start.astimezone(tz).date())]
+            key = (group["queueId"], group["mediaType"], group["direction"], start.astimezone(tz).date())
+            row = totals[key]
             stats = {m["metric"]: m["stats"] for m in bucket["metrics"]}
             for measure, (metric, stat) in MEASURE_SOURCES.items():
                 if metric in stats:

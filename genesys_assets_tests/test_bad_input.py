@@ -16,6 +16,7 @@ the environment and the resources are put back after each case.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -33,15 +34,17 @@ import pytest
 
 from genesys_assets.definitions import resources_from_env
 from genesys_assets.sandbox import SandboxServer
-from genesys_assets.sandbox.config import ALL_PERMISSIONS, PERMISSION_AGGREGATES, PERMISSION_QUEUES
+from genesys_assets.sandbox.config import PERMISSION_AGGREGATES, PERMISSION_QUEUES
 from genesys_assets.schedules import DAILY_ASSETS
 from genesys_assets.schema import EXPORT_DAILY, KPI_MEASURES
 from genesys_assets.settings import PipelineSettings, SettingsError
+from genesys_assets.transforms.kpis import CHANNEL_KEYS
 from genesys_assets_tests.pipeline_fixtures import Pipeline, daily_sums, pipeline_env
 from genesys_assets_tests.reliability_helpers import (
     REPO,
     check_evaluations,
     lake_files,
+    log_messages,
     materialized,
     step_failure,
 )
@@ -57,21 +60,6 @@ pytestmark = pytest.mark.e2e  # runs Dagster (and child processes)
 
 RAW = "raw_queue_aggregates"
 EXPORT = "queue_export_daily"
-RESTORE_KNOBS: dict[str, Any] = {
-    "fault_rates": {},
-    "fault_script": (),
-    "permissions": ALL_PERMISSIONS,
-    "mutation": None,
-    "outage_days": frozenset(),
-    "auth_error_status": 401,
-    "max_query_days": 7,
-    "job_fail": False,
-    "job_polls": 1,
-    "float_stats": False,
-    "quiet_days": frozenset(),
-    "slow_seconds": 2.0,
-    "retry_after_s": 1,
-}
 
 
 # ------------------------------------------------------------------------------------------ the pipeline
@@ -107,8 +95,13 @@ def pipeline(shared: Pipeline) -> Iterator[Pipeline]:
     """In this module, ``pipeline`` is the shared pipeline (it overrides the conftest fixture of that name);
     the sandbox knobs and resources a case changes are put back afterwards."""
     resources = dict(shared.resources)
+    before = shared.sandbox.config
     yield shared
-    shared.sandbox.update(**RESTORE_KNOBS)
+    after = shared.sandbox.config
+    changed = [
+        f.name for f in dataclasses.fields(before) if getattr(after, f.name) != getattr(before, f.name)
+    ]
+    shared.sandbox.update(**{name: getattr(before, name) for name in changed})
     shared.resources = resources
 
 
@@ -132,7 +125,7 @@ def _days(first: str, last: str | None = None) -> list[str]:
 
 def _truth(pipeline: Pipeline, day: str) -> pl.DataFrame:
     when = date.fromisoformat(day)
-    return pipeline.sandbox.truth.daily_frame(when, when).sort("local_date", "queue_id", "media_type")
+    return pipeline.sandbox.truth.daily_frame(when, when)
 
 
 # ------------------------------------------------------------------------------------------ failing runs
@@ -256,19 +249,29 @@ FAILING: dict[str, Failing] = {
     ),
     "api_host_unreachable": Failing(
         "ServerUnavailable",
-        ("POST /oauth/token failed: ConnectError", "is reachable", "GENESYS_API_URL", RETRY_BUDGET),
+        (
+            "POST /oauth/token could not be sent: ConnectError",
+            "is reachable",
+            "GENESYS_API_URL",
+            RETRY_BUDGET,
+        ),
         env={"GENESYS_API_URL": "UNUSED_URL", "GENESYS_LOGIN_URL": "UNUSED_URL"},
         rebuild=True,
     ),
-    "query_longer_than_allowed": Failing(
+    "answer_too_large_for_one_day": Failing(
         "BadRequest",
-        ("HTTP 400", "longer than the maximum of 3 days", "fieldName=interval", "Fix the request parameters"),
-        knobs={"max_query_days": 3},
-        days=("2026-06-01", "2026-06-05"),
+        (
+            "refused the aggregates query for the single day 2026-06-01 as too large",
+            "more than the maximum of 5",
+            "GENESYS_MAX_QUEUE_PREDICATES",
+            "GENESYS_GRANULARITY",
+        ),
+        knobs={"max_answer_entries": 5},
+        days=("2026-06-01", "2026-06-04"),
     ),
     "aggregates_job_failed": Failing(
         "JobFailed",
-        ("ended FAILED", "Submit it again later", "max_job_days"),
+        ("ended FAILED", "Submit it again later", "GENESYS_MAX_JOB_DAYS", "GENESYS_FETCH_MODE=sync"),
         knobs={"job_fail": True, "job_polls": 0},
         days=("2026-07-01", "2026-07-31"),  # a month: one asynchronous job beats five queries
     ),
@@ -421,6 +424,21 @@ def test_tolerated_answers_give_exact_figures(knobs: dict[str, Any], day: str, p
     assert exported.select(truth.columns).equals(truth)
 
 
+def test_an_org_that_refuses_week_long_queries_still_gives_exact_days(pipeline: Pipeline) -> None:
+    pipeline.sandbox.update(max_query_days=3)  # the client starts with 7-day queries
+    first, last = "2026-10-12", "2026-10-18"
+    result = pipeline.daily((first, last))
+    assert result.success
+    said = [line for line in log_messages(pipeline.instance, result.run_id) if "as too large" in line]
+    assert said and "refused the aggregates query for 2026-10-12..2026-10-18 (7 days)" in said[0]
+    assert "querying 2026-10-12..2026-10-15 and 2026-10-16..2026-10-18 instead" in said[0]
+    for day in _days(first, last):
+        exported = daily_sums(pipeline.export_frame("daily", day))
+        truth = _truth(pipeline, day)
+        assert exported.height == truth.height > 0
+        assert exported.select(truth.columns).equals(truth)
+
+
 def test_metric_missing_from_the_answer_counts_as_no_activity(pipeline: Pipeline) -> None:
     day = "2026-08-20"
     pipeline.sandbox.update(mutation="missing_metric")  # tHandle dropped from every bucket
@@ -430,7 +448,7 @@ def test_metric_missing_from_the_answer_counts_as_no_activity(pipeline: Pipeline
     assert exported["handle_count"].sum() == 0 and exported["handle_sum_ms"].sum() == 0
     assert exported["aht_s"].is_null().all()  # no handled conversation: undefined, never 0
     others = [m for m in KPI_MEASURES if m not in ("handle_count", "handle_sum_ms")]
-    truth = _truth(pipeline, day).select("local_date", "queue_id", "media_type", *others)
+    truth = _truth(pipeline, day).select("local_date", *CHANNEL_KEYS, *others)
     assert (
         daily_sums(exported)
         .select(truth.columns)
@@ -445,7 +463,7 @@ def test_day_without_any_activity_is_zero_not_a_gap(pipeline: Pipeline) -> None:
     result = pipeline.daily(day)
     assert result.success
     exported = pipeline.export_frame("daily", day)
-    assert exported.height == exported.select("queue_id", "media_type").unique().height * 48 > 0
+    assert exported.height == exported.select(*CHANNEL_KEYS).unique().height * 48 > 0
     assert all(exported[m].sum() == 0 for m in KPI_MEASURES)
     assert exported["answer_rate"].is_null().all() and exported["service_level"].is_null().all()
     assert not exported["is_interpolated"].any() and set(exported["fill_method"]) == {"observed"}
@@ -498,7 +516,13 @@ def test_service_level_target_sent_as_a_percentage_is_normalised(
 ) -> None:
     org = make_pipeline(sl_percentage_scale=100.0)  # mediaSettings serviceLevel.percentage = 80.0
     assert org.directory().success
-    targets = pl.read_parquet(org.lake_dir / "genesys_queues.parquet")["service_level_target"]
+    levels = (
+        pl.read_parquet(org.lake_dir / "genesys_queues.parquet")
+        .explode("service_levels")
+        .unnest("service_levels")
+    )
+    assert set(levels["media_type"]) == {"voice", "callback", "chat", "email", "message"}
+    targets = levels["target"]
     assert targets.is_not_null().all() and ((targets > 0) & (targets <= 1)).all()
 
 
@@ -532,10 +556,10 @@ GOOD_ENV = {"GENESYS_TIMEZONE": "America/New_York", "GENESYS_START_DATE": "2026-
             {"GENESYS_GRANULARITY": "PT5M"},
             ("GENESYS_GRANULARITY='PT5M' is not supported", "PT15M, PT30M, PT1H"),
         ),
-        ({"GENESYS_LOOKBACK_DAYS": "0"}, ("GENESYS_LOOKBACK_DAYS=0 must be at least 1", "default 3")),
+        ({"GENESYS_LOOKBACK_DAYS": "0"}, ("GENESYS_LOOKBACK_DAYS=0 must be at least 1", "default 7")),
         (
-            {"GENESYS_SETTLE_HOURS": "two days"},
-            ("GENESYS_SETTLE_HOURS='two days' is not a whole number", "48"),
+            {"GENESYS_CHANNEL_WINDOW_DAYS": "four weeks"},
+            ("GENESYS_CHANNEL_WINDOW_DAYS='four weeks' is not a whole number", "28"),
         ),
     ],
     ids=[
@@ -545,7 +569,7 @@ GOOD_ENV = {"GENESYS_TIMEZONE": "America/New_York", "GENESYS_START_DATE": "2026-
         "start_not_iso",
         "granularity",
         "lookback_0",
-        "settle_text",
+        "channel_window_text",
     ],
 )
 def test_invalid_pipeline_settings(env: dict[str, str], says: tuple[str, ...]) -> None:
@@ -567,6 +591,16 @@ def test_invalid_pipeline_settings(env: dict[str, str], says: tuple[str, ...]) -
             "GENESYS_REQUESTS_PER_SECOND",
             "0",
             ("GENESYS_REQUESTS_PER_SECOND='0' is not a positive float", "=5"),
+        ),
+        (
+            "GENESYS_FETCH_MODE",
+            "fast",
+            ("GENESYS_FETCH_MODE='fast' is not supported", "auto, sync, jobs"),
+        ),
+        (
+            "GENESYS_MAX_QUERY_DAYS",
+            "0",
+            ("GENESYS_MAX_QUERY_DAYS='0' is not a positive int", "GENESYS_MAX_QUERY_DAYS=7"),
         ),
         ("EXPORT_S3_SSE", "AES", ("EXPORT_S3_SSE='AES' is not supported", "AES256, aws:kms")),
         (

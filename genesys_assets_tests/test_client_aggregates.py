@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 
 from genesys_assets.genesys import FetchProgress, GenesysClient, GenesysSettings
-from genesys_assets.genesys.errors import ServerUnavailable
+from genesys_assets.genesys.errors import BadRequest, ServerUnavailable
+from genesys_assets.genesys.records import MEDIA_TYPES
 from genesys_assets.localtime import iter_days, parse_iso_instant
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.sandbox_fixtures import daily_measures, make_sandbox, sandbox
@@ -48,13 +50,18 @@ def test_queue_directory_reads_every_page(make_sandbox: MakeSandbox, tmp_path: P
     for queue in queues:
         truth = server.truth.queue(queue.id)
         assert queue.name == truth.name and queue.division_id == truth.division_id
-        assert queue.media_types == truth.media_types  # analytics names, voice first
-        assert "call" not in queue.media_types
-        expected_target, expected_ms = truth.service_levels[queue.media_types[0]]
-        assert queue.service_level_target == pytest.approx(expected_target, abs=1e-4)
-        assert 0 <= (queue.service_level_target or 0) <= 1
-        assert queue.service_level_duration_ms == expected_ms
+        # All five settings blocks, in analytics names ("voice", not "call"), each with its own target.
+        assert tuple(queue.service_levels) == MEDIA_TYPES
+        for media, (target, duration_ms) in queue.service_levels.items():
+            expected_target, expected_ms = truth.service_levels[media]
+            assert target == pytest.approx(expected_target, abs=1e-4) and 0 <= (target or 0) <= 1
+            assert duration_ms == expected_ms
         assert queue.date_created == truth.date_created
+    # Blocks of channels a queue does not serve carry Genesys's defaults, e.g. 24 hours for email.
+    email_defaults = [
+        q.service_levels["email"] for q in queues if "email" not in server.truth.queue(q.id).media_types
+    ]
+    assert email_defaults and all(level == (pytest.approx(0.8), 86_400_000) for level in email_defaults)
 
 
 def test_queue_filter_by_ids_reports_missing_ones(
@@ -100,7 +107,7 @@ def test_sync_and_async_fetches_match_the_truth_across_dst(sandbox: SandboxServe
     queue_id = sandbox.truth.queue_ids()[0]
     for day in iter_days(first, last):
         expected = sandbox.truth.daily_totals(queue_id, "voice", day)
-        assert from_sync.get((queue_id, "voice", day), dict.fromkeys(expected, 0)) == expected
+        assert from_sync.get((queue_id, "voice", "inbound", day), dict.fromkeys(expected, 0)) == expected
 
 
 def test_chunks_fetched_ahead_arrive_in_order_and_equal_one_at_a_time(
@@ -151,24 +158,129 @@ def test_fetch_filters_queues_and_reads_paged_job_results(make_sandbox: MakeSand
     [
         # 2 queues: 5 groups, one result page of 25 per job: 12 x (submit + 2 polls + 1 page) = 48.
         (2, "async", 48),
-        # 40 queues: 101 groups, 5 pages per job: 12 x 8 = 96 > 53 weekly synchronous queries.
+        # 40 queues: 88 groups, 4 pages per job: 12 x 7 = 84 > 53 weekly synchronous queries.
         (40, "sync", 53),
     ],
 )
-def test_a_year_is_planned_from_the_groups_in_the_queue_directory(
+def test_a_year_is_planned_from_the_groups_with_traffic_in_its_last_week(
     make_sandbox: MakeSandbox, tmp_path: Path, queue_count: int, mode: str, data_calls: int
 ) -> None:
     server = make_sandbox(queue_count=queue_count)
     with GenesysClient(settings_for(server, tmp_path)) as client:
         year = client.plan(date(2025, 11, 1), date(2026, 10, 31), timezone=NY)
-        listing_calls = client.stats.api_calls
+        probe_calls = client.stats.api_calls
         week = client.plan(date(2026, 10, 1), date(2026, 10, 7), timezone=NY)
         assert (
-            client.stats.api_calls == listing_calls
-        )  # where synchronous queries win anyway, nothing is listed
-    groups = sum(len(server.truth.queue(q).media_types) for q in server.truth.queue_ids())
-    assert groups == {2: 5, 40: 101}[queue_count]
+            client.stats.api_calls == probe_calls
+        )  # where synchronous queries win anyway, nothing is probed
+    # Groups are the queue x media type x direction pairs with traffic in the range's last 7 days, whatever
+    # settings blocks the queues carry.
+    last_week = list(iter_days(date(2026, 10, 25), date(2026, 10, 31)))
+    groups = {
+        (queue_id, media, direction)
+        for queue_id in server.truth.queue_ids()
+        for media, direction in server.truth.channels(queue_id)
+        for day in last_week
+        if any(server.truth.daily_totals(queue_id, media, day, direction).values())
+    }
+    assert len(groups) == {2: 5, 40: 88}[queue_count]
     assert (year.mode, year.estimated_calls) == (mode, data_calls)
     assert year.estimated_calls == min(year.sync_calls, year.async_calls)
-    assert listing_calls == 1  # one directory page of 100 queues counted the groups
+    assert probe_calls == 1 == server.stats()["requests"]["aggregates_query"]  # one query counted them
     assert (week.mode, week.estimated_calls) == ("sync", 1)
+
+
+def test_a_year_through_an_org_that_takes_three_day_queries_is_exact(
+    make_sandbox: MakeSandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = make_sandbox(max_query_days=3)  # the client starts with 7-day queries
+    first, last = date(2026, 1, 1), date(2026, 12, 31)
+    caplog.set_level(logging.WARNING, logger="genesys_assets.genesys")
+    with GenesysClient(settings_for(server, tmp_path, fetch_mode="sync")) as client:
+        fetch = client.fetch_aggregates(first, last, timezone=NY)
+    assert fetch.mode == "sync" and len(fetch.chunks) == 53
+    # The first week: 7 days refused, then 4; 2 + 2 + 3 accepted. Every later week: 3 + 3 + 1; the last
+    # chunk of the year is one day.
+    queries = server.stats()["requests"]["aggregates_query"]
+    assert queries == 2 + 3 + 51 * 3 + 1 == 159
+    assert server.stats()["status"]["400"] == 2
+    refusals = [r.getMessage() for r in caplog.records if "as too large" in r.getMessage()]
+    assert len(refusals) == 2 and "2026-01-01..2026-01-07 (7 days)" in refusals[0]
+    assert "querying 2026-01-01..2026-01-04 and 2026-01-05..2026-01-07 instead" in refusals[0]
+
+    measured = daily_measures([r for chunk in fetch.chunks for r in chunk.results], NY)
+    truth = server.truth.daily_frame(first, last)
+    expected = {
+        (row.pop("queue_id"), row.pop("media_type"), row.pop("direction"), row.pop("local_date")): row
+        for row in truth.iter_rows(named=True)
+    }
+    assert len(expected) > 365 * 4 and measured == expected
+
+
+@pytest.mark.parametrize(
+    ("fault", "knobs", "created", "sent", "queries"),
+    [
+        # The job is created, then the answer is cut off or too slow: the client cannot tell, so it does not
+        # submit again and reads the month with 7-day synchronous queries instead.
+        ("reset", {}, 1, 1, 5),
+        ("slow", {"slow_seconds": 1.0}, 1, 1, 5),
+        # A gateway error says nothing about whether the org created the job: same.
+        ("504", {}, 0, 1, 5),
+        # A 429 proves the submission was not processed: it is sent again and the job is used.
+        ("429", {"retry_after_s": 0}, 1, 2, 0),
+    ],
+)
+def test_a_job_submission_is_never_processed_twice(
+    make_sandbox: MakeSandbox,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+    knobs: dict[str, Any],
+    created: int,
+    sent: int,
+    queries: int,
+) -> None:
+    server = make_sandbox(fault_script=(fault,), **knobs)  # the first API call is the job submission
+    first, last = date(2026, 7, 1), date(2026, 7, 31)
+    caplog.set_level(logging.WARNING, logger="genesys_assets.genesys")
+    with GenesysClient(settings_for(server, tmp_path, timeout_s=0.5)) as client:
+        fetch = client.fetch_aggregates(first, last, timezone=NY, mode="async")
+    deadline = time.monotonic() + 3  # a slow submission is still being handled after the client gave up
+    while server.stats()["jobs_created"] < created and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stats = server.stats()
+    assert stats["faults_injected"] == {fault: 1}
+    assert stats["jobs_created"] == created and stats["requests"]["jobs_create"] == sent
+    assert stats["requests"].get("aggregates_query", 0) == queries
+    assert ("it is not submitted again" in caplog.text) == (queries > 0)
+    measured = daily_measures([r for chunk in fetch.chunks for r in chunk.results], NY)
+    expected = {
+        (row.pop("queue_id"), row.pop("media_type"), row.pop("direction"), row.pop("local_date")): row
+        for row in server.truth.daily_frame(first, last).iter_rows(named=True)
+    }
+    assert measured == expected
+
+
+def test_a_long_queue_filter_is_sent_in_batches_the_org_accepts(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    server = make_sandbox(queue_count=150, start_date=date(2025, 1, 1))  # the org takes 100 predicates
+    wanted = [*server.truth.queue_ids(), server.truth.queue_ids()[0]]
+    day = date(2026, 6, 2)
+    with GenesysClient(settings_for(server, tmp_path)) as client:
+        fetch = client.fetch_aggregates(day, day, timezone=NY, queue_ids=wanted)
+    assert server.stats()["requests"]["aggregates_query"] == 2  # 100 + 50 queue ids
+    assert server.stats()["status"].get("400", 0) == 0
+    measured = daily_measures(fetch.chunks[0].results, NY)
+    expected = {
+        (row.pop("queue_id"), row.pop("media_type"), row.pop("direction"), row.pop("local_date")): row
+        for row in server.truth.daily_frame(day, day).iter_rows(named=True)
+    }
+    assert len({key[0] for key in expected}) > 100 and measured == expected
+
+    # Configured past the org's limit, the one-day query is refused and the error says what to lower.
+    too_many = settings_for(server, tmp_path, max_queue_predicates=120)
+    with GenesysClient(too_many) as client, pytest.raises(BadRequest) as caught:
+        client.fetch_aggregates(day, day, timezone=NY, queue_ids=wanted)
+    assert "more than the maximum of 100" in str(caught.value)
+    assert "GENESYS_MAX_QUEUE_PREDICATES" in str(caught.value)

@@ -118,14 +118,14 @@ def test_token_429_and_5xx_are_retried(make_sandbox: MakeSandbox, tmp_path: Path
 def test_client_errors_are_not_retried(make_sandbox: MakeSandbox, tmp_path: Path, kind: str) -> None:
     permissions = (PERMISSION_QUEUES,) if kind == "403" else (PERMISSION_QUEUES, PERMISSION_AGGREGATES)
     server = make_sandbox(permissions=permissions)
-    # The client believes 8-day queries are fine; the sandbox allows 7 (400 bad.request).
-    with GenesysClient(settings_for(server, tmp_path, max_sync_query_days=8)) as client:
+    # A metric Genesys does not know is a 400 that no retry or split can fix.
+    with GenesysClient(settings_for(server, tmp_path)) as client:
         errors = {"400": BadRequest, "403": MissingPermission, "404": NotFound}
         with pytest.raises(errors[kind]):
             if kind == "404":
                 client.job_status("00000000-0000-0000-0000-000000000000")
             else:
-                client.fetch_aggregates(date(2026, 3, 1), date(2026, 3, 8), timezone=NY)
+                client.fetch_aggregates(date(2026, 3, 1), date(2026, 3, 7), timezone=NY, metrics=["nOfferd"])
         stats = client.stats
     route = "job_status" if kind == "404" else "aggregates_query"
     assert requests(server, route) == 1
@@ -234,7 +234,7 @@ def test_error_messages_say_what_to_fix(make_sandbox: MakeSandbox, tmp_path: Pat
         server.update(fault_script=["504", "504"])
         with pytest.raises(ServerUnavailable, match="HTML error page from a proxy") as proxy:
             client.query_aggregates({"interval": "2026-03-01T00:00:00.000Z/2026-03-02T00:00:00.000Z"})
-        assert "max_sync_query_days" in str(proxy.value)
+        assert "GENESYS_MAX_QUERY_DAYS" in str(proxy.value)
 
         server.update(job_fail=True)
         with pytest.raises(JobFailed) as failed:

@@ -13,12 +13,15 @@ import pytest
 
 from genesys_assets.genesys import (
     REGIONS,
+    BadRequest,
     GenesysSettings,
     UnknownRegion,
     aggregates_body,
+    is_too_large,
     normalise_percentage,
     parse_queue,
     plan_fetch,
+    queue_batches,
     resolve_hosts,
 )
 from genesys_assets.genesys.http import parse_retry_after
@@ -114,12 +117,40 @@ def test_query_body_uses_local_midnights_timezone_groupby_and_queue_filter() -> 
     )
     assert body["interval"] == "2026-03-08T05:00:00.000Z/2026-03-09T04:00:00.000Z"
     assert body["timeZone"] == NY and body["granularity"] == "PT30M"
-    assert body["groupBy"] == ["queueId", "mediaType"]
+    assert body["groupBy"] == ["queueId", "mediaType", "direction"]
     assert [p["value"] for p in body["filter"]["predicates"]] == ["a", "b"]
     assert all(p["dimension"] == "queueId" and p["type"] == "dimension" for p in body["filter"]["predicates"])
-    assert "filter" not in aggregates_body(
-        chunk.window_start, chunk.window_end, timezone=NY, granularity="PT1H", metrics=["nOffered"]
+    unfiltered = aggregates_body(
+        chunk.window_start, chunk.window_end, timezone=NY, granularity=None, metrics=["nOffered"]
     )
+    assert "filter" not in unfiltered and "granularity" not in unfiltered  # one bucket over the interval
+
+
+def test_queue_ids_are_split_into_filters_of_at_most_the_predicate_limit() -> None:
+    ids = [f"q{i}" for i in range(250)] + ["q3"]
+    batches = queue_batches(ids, 100)
+    assert [len(batch) for batch in batches] == [100, 100, 50]
+    assert [q for batch in batches for q in batch] == ids[:250]  # distinct, in order
+    assert queue_batches([], 100) == [[]]  # no ids: one query without a filter
+    with pytest.raises(ValueError, match="max_queue_predicates"):
+        GenesysSettings(client_id="id", client_secret="s", max_queue_predicates=0)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "too_large"),
+    [
+        (400, "The query interval is longer than the maximum of 7 days.", True),
+        (400, "Query would return too many groups.", True),
+        (400, "Results exceed the answer limit.", True),
+        (400, "Unknown metric 'nFoo'.", False),
+        (400, None, False),
+    ],
+)
+def test_a_too_large_query_is_told_apart_from_other_bad_requests(
+    status: int, message: str | None, too_large: bool
+) -> None:
+    error = BadRequest("refused", genesys_message=message, status=status)
+    assert is_too_large(error) is too_large
 
 
 def test_plan_rejects_reversed_ranges() -> None:
@@ -216,17 +247,21 @@ def test_queue_entity_maps_call_to_voice_and_normalises_service_level() -> None:
             "mediaSettings": {
                 "chat": {"serviceLevel": {"percentage": 0.7, "durationMs": 60000}},
                 "call": {"serviceLevel": {"percentage": 80, "durationMs": 20000}},
-                "email": {},
+                "email": {"serviceLevel": {"percentage": 0.8, "durationMs": 86400000}},
+                "message": {},
             },
         }
     )
-    assert queue.media_types == ("voice", "chat", "email")
-    assert queue.service_level_target == pytest.approx(0.8)
-    assert queue.service_level_duration_ms == 20000
+    # Every block is kept with its own target, in analytics order, whatever channels the queue serves.
+    assert list(queue.service_levels) == ["voice", "chat", "email", "message"]
+    assert queue.service_levels["voice"] == (pytest.approx(0.8), 20000)
+    assert queue.service_levels["chat"] == (pytest.approx(0.7), 60000)
+    assert queue.service_levels["email"] == (pytest.approx(0.8), 86400000)
+    assert queue.service_levels["message"] == (None, None)
     assert (queue.division_id, queue.division_name) == ("d1", "Home")
     assert queue.date_created is not None and queue.date_created.utcoffset() == timedelta(0)
     bare = parse_queue({"id": "q2"})
-    assert (bare.media_types, bare.service_level_target, bare.date_created) == ((), None, None)
+    assert (bare.service_levels, bare.date_created) == ({}, None)
 
 
 def test_retry_after_then_ratelimit_reset_then_nothing() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from genesys_assets import schema
 from genesys_assets.lake.parquet import ParquetSchemaError, arrow_schema, parquet_bytes, read_parquet_bytes
+from genesys_assets_tests.frames import directory
 
 
 def interval_kpis(rows: int = 4) -> pl.DataFrame:
@@ -21,6 +22,7 @@ def interval_kpis(rows: int = 4) -> pl.DataFrame:
         "local_date": [date(2026, 11, 21)] * rows,
         "queue_id": [f"q{i % 2}" for i in range(rows)],
         "media_type": ["voice"] * rows,
+        "direction": ["inbound"] * rows,
         "interval_start": [starts[i % 2] for i in range(rows)],
         "interval_end": [starts[i % 2].replace(minute=starts[i % 2].minute + 29) for i in range(rows)],
     }
@@ -141,19 +143,9 @@ def test_read_selected_columns_and_check_schema() -> None:
 
 def test_arrow_schema_of_nested_types() -> None:
     converted = arrow_schema(schema.QUEUES)
-    assert converted.field("media_types").type == pa.list_(pa.string())
-    assert converted.field("date_created").type == pa.timestamp("us", tz="UTC")
-    queues = pl.DataFrame(
-        {
-            "queue_id": ["q1"],
-            "queue_name": ["Sales"],
-            "division_id": ["d"],
-            "division_name": ["Home"],
-            "media_types": [["voice", "chat"]],
-            "service_level_target": [0.8],
-            "service_level_duration_ms": [20000],
-            "date_created": [datetime(2025, 1, 1, tzinfo=UTC)],
-        },
-        schema=schema.QUEUES,
+    assert converted.field("service_levels").type == pa.list_(
+        pa.struct([("media_type", pa.string()), ("target", pa.float64()), ("duration_ms", pa.int64())])
     )
+    assert converted.field("date_created").type == pa.timestamp("us", tz="UTC")
+    queues = directory("q1").with_columns(date_created=pl.lit(datetime(2025, 1, 1, tzinfo=UTC)))
     assert read_parquet_bytes(parquet_bytes(queues, schema=schema.QUEUES)).equals(queues)

@@ -6,6 +6,7 @@ Figures are compared with totals computed independently from the sandbox's gener
 
 from datetime import date, datetime, timedelta
 from fractions import Fraction
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -13,7 +14,7 @@ import polars as pl
 
 from genesys_assets import schedules
 from genesys_assets.definitions import defs
-from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, KPI_MEASURES
+from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, KPI_MEASURES, SCHEMA_VERSION
 from genesys_assets_tests.pipeline_fixtures import Pipeline, daily_sums
 
 # The local week of the 2026 fall-back change in America/New_York (Sunday 1 November has 25 hours).
@@ -67,7 +68,7 @@ def test_dst_week_chain_equals_the_generated_conversations(pipeline: Pipeline) -
     frames = {day: pipeline.export_frame("daily", day.isoformat()) for day in DST_DAYS}
     for frame in frames.values():
         assert frame.schema == EXPORT_DAILY  # one schema for every partition, the 25-hour day included
-    queue_media = frames[FALL_BACK].select("queue_id", "media_type").unique().height
+    queue_media = frames[FALL_BACK].select("queue_id", "media_type", "direction").unique().height
     assert queue_media > 0
     assert frames[FALL_BACK].height == queue_media * 50
     assert frames[DST_DAYS[0]].height == queue_media * 48
@@ -77,7 +78,18 @@ def test_dst_week_chain_equals_the_generated_conversations(pipeline: Pipeline) -
     exported = daily_sums(pl.concat(frames.values()))
     truth = _truth(pipeline, DST_DAYS[0], DST_DAYS[-1])
     assert exported.height == truth.height > 0
-    assert exported.select(truth.columns).equals(truth)
+    assert exported.select(truth.columns).equals(truth)  # inbound and outbound rows, each exact
+    assert set(truth["direction"]) == {"inbound", "outbound"}
+
+    # Channels come from traffic, not from the five settings blocks every queue carries: a day's export
+    # holds the channels with traffic on a stored day of its window (here: the week's days up to it).
+    listing = pipeline.sandbox.org.queue_settings_json(pipeline.sandbox.truth.queues()[0])
+    assert sorted(listing["mediaSettings"]) == ["call", "callback", "chat", "email", "message"]
+    channel = ["queue_id", "media_type", "direction"]
+    for day, frame in frames.items():
+        active = set(truth.filter(pl.col("local_date") <= day).select(channel).iter_rows())
+        assert set(frame.select(channel).unique().iter_rows()) == active
+    assert 0 < len(active) < 5 * len(pipeline.sandbox.truth.queues())
     # KPIs computed from the truth: service level of the whole week and AHT of one busy queue-day.
     week = truth.select(pl.col(m).sum() for m in KPI_MEASURES).row(0, named=True)
     exported_sl = (
@@ -131,7 +143,7 @@ def test_rerun_and_range_runs_leave_byte_identical_objects(pipeline: Pipeline) -
         tags_after
         == tags_before
         == {
-            "schema_version": "1",
+            "schema_version": SCHEMA_VERSION,
             "grain": "daily",
             "partition": "2026-10-14",
         }
@@ -166,15 +178,15 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
     assert estimated["is_interpolated"].all()
     assert set(estimated["fill_method"]) == {"linear"}
 
-    # Every queue x media type and measure: the estimated day total lies between the neighbours' totals
-    # and is their linear estimate (the three days are 24 hours long), rounded once.
-    def totals(day: str) -> dict[tuple[str, str], dict[str, int]]:
+    # Every queue x media type x direction and measure: the estimated day total lies between the
+    # neighbours' totals and is their linear estimate (the three days are 24 hours long), rounded once.
+    def totals(day: str) -> dict[tuple[str, str, str], dict[str, int]]:
         frame = (
             pipeline.export_frame("daily", day)
-            .group_by("queue_id", "media_type")
+            .group_by("queue_id", "media_type", "direction")
             .agg(pl.col(m).sum() for m in KPI_MEASURES)
         )
-        return {(r["queue_id"], r["media_type"]): r for r in frame.iter_rows(named=True)}
+        return {(r["queue_id"], r["media_type"], r["direction"]): r for r in frame.iter_rows(named=True)}
 
     before, after, gap = totals("2026-10-13"), totals("2026-10-15"), totals(outage.isoformat())
     assert len(gap) >= 12 and gap.keys() == before.keys() == after.keys()
@@ -191,14 +203,10 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
 
     # The weekly table of that week equals the sum of its seven daily exports, the estimate included.
     week_days = [pipeline.export_frame("daily", f"2026-10-{d}") for d in range(12, 19)]
-    summed = (
-        pl.concat(week_days)
-        .group_by("queue_id", "media_type")
-        .agg(pl.col(m).sum() for m in KPI_MEASURES)
-        .sort("queue_id", "media_type")
-    )
+    channel = ["queue_id", "media_type", "direction"]
+    summed = pl.concat(week_days).group_by(channel).agg(pl.col(m).sum() for m in KPI_MEASURES).sort(channel)
     weekly = pl.read_parquet(pipeline.lake_dir / "queue_kpis_weekly" / "2026-10-12.parquet")
-    assert weekly.select(summed.columns).sort("queue_id", "media_type").equals(summed)
+    assert weekly.select(summed.columns).sort(channel).equals(summed)
     assert set(weekly["days_interpolated"]) == {1} and set(weekly["days_observed"]) == {6}
 
     # The outage ends; the day is backfilled and comes out exact with its flags cleared.
@@ -221,26 +229,69 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
     ]
 
 
-def test_restated_values_are_picked_up_by_the_lookback(pipeline: Pipeline) -> None:
-    pipeline.directory()
-    days = ("2026-10-19", "2026-10-21")
-    pipeline.daily(days)
-    restated = date(2026, 10, 20)
-    original = daily_sums(pipeline.export_frame("daily", restated.isoformat()))
-
-    pipeline.sandbox.update(restated_days={restated: 1})
-    pipeline.daily(days)  # what the daily schedule's lookback run does
-    refreshed = daily_sums(pipeline.export_frame("daily", restated.isoformat()))
-    truth = _truth(pipeline, restated, restated)
-    assert not refreshed.equals(original)
-    assert refreshed.select(truth.columns).equals(truth)
-
-
 def test_daily_schedule_requests_the_lookback_range_as_one_run() -> None:
     tick = datetime(2026, 11, 23, 2, 30, tzinfo=ZoneInfo("America/New_York"))
     request = schedules.genesys_daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
     assert isinstance(request, dg.RunRequest)
-    assert request.tags["dagster/asset_partition_range_start"] == "2026-11-20"
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-11-16"  # 7 days of lookback
     assert request.tags["dagster/asset_partition_range_end"] == "2026-11-22"
     weekly = schedules.genesys_weekly_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
     assert isinstance(weekly, dg.RunRequest) and weekly.partition_key == "2026-11-16"
+    # Once a week the four weeks before the lookback are read again.
+    sunday = datetime(2026, 11, 22, 3, 30, tzinfo=ZoneInfo("America/New_York"))
+    sweep = schedules.genesys_restatement_sweep_schedule(
+        dg.build_schedule_context(scheduled_execution_time=sunday)
+    )
+    assert isinstance(sweep, dg.RunRequest)
+    assert (
+        sweep.tags["dagster/asset_partition_range_start"],
+        sweep.tags["dagster/asset_partition_range_end"],
+    ) == (
+        "2026-10-18",  # the lookback of that night covers 2026-11-15..2026-11-21
+        "2026-11-14",
+    )
+
+
+def test_a_restatement_four_days_late_is_picked_up_by_the_nightly_runs(make_pipeline) -> None:
+    day = date(2026, 10, 20)
+    ny = ZoneInfo("America/New_York")
+    pipeline: Pipeline = make_pipeline(queue_count=3, restated_days={day: 1}, restatement_delay_days=4)
+    pipeline.directory()
+
+    def nightly(offset: int) -> dg.ExecuteInProcessResult:
+        """The daily schedule's run of the night `offset` days after the day, on the sandbox's clock."""
+        tick = datetime.combine(day + timedelta(days=offset), datetime.min.time(), tzinfo=ny) + timedelta(
+            hours=2.5
+        )
+        pipeline.sandbox.update(clock=tick)
+        request = schedules.genesys_daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+        assert isinstance(request, dg.RunRequest)
+        tags = request.tags
+        return pipeline.daily(
+            (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"])
+        )
+
+    def interval_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+        event = next(
+            e
+            for e in result.get_asset_materialization_events()
+            if e.asset_key == dg.AssetKey("queue_interval_kpis") and e.partition == day.isoformat()
+        )
+        return {k: v.value for k, v in event.materialization.metadata.items()}
+
+    nightly(1)
+    original = daily_sums(pipeline.export_frame("daily", day.isoformat()))
+    assert original.select(_truth(pipeline, day, day).columns).equals(_truth(pipeline, day, day))
+    unchanged = nightly(4)  # the restatement is not visible yet: the re-read changes nothing
+    assert interval_metadata(unchanged)["restated_rows"] == 0
+    picked_up = nightly(5)  # visible from midnight four days after the day's end
+    restated = daily_sums(pipeline.export_frame("daily", day.isoformat()))
+    assert not restated.equals(original)
+    assert restated.select(_truth(pipeline, day, day).columns).equals(_truth(pipeline, day, day))
+    recorded = interval_metadata(picked_up)
+    assert recorded["restated_rows"] > 0
+    for measure in ("offered", "answered", "abandoned", "handle_count"):
+        assert recorded[f"restated_{measure}"] == restated[measure].sum() - original[measure].sum()
+    logged = [entry.user_message for entry in pipeline.instance.all_logs(picked_up.run_id)]
+    assert any(f"Re-read of {day.isoformat()} restated its figures" in text for text in logged)
+    assert interval_metadata(nightly(7))["restated_rows"] == 0  # the last re-read of the day

@@ -9,15 +9,20 @@ it is imported once, here only.
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
 import httpx
+import PureCloudPlatformClientV2 as sdk
 import pytest
 
+from genesys_assets.genesys.records import MEDIA_TYPES
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
+from genesys_assets.sandbox.query import CONVERSATION_METRICS
 from genesys_assets.schema import AGGREGATE_METRICS
 from genesys_assets_tests.sandbox_fixtures import (
     AGGREGATES_PATH,
@@ -27,8 +32,6 @@ from genesys_assets_tests.sandbox_fixtures import (
     aggregates_body,
     sandbox_http,
 )
-
-sdk = pytest.importorskip("PureCloudPlatformClientV2")
 
 NY = "America/New_York"
 _INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -63,6 +66,14 @@ def round_trip(response: httpx.Response, model: str) -> Any:
     assert type(obj).__name__ == model
     assert normalized(client.sanitize_for_serialization(obj)) == normalized(response.json())
     return obj
+
+
+def sdk_enum(model: str, attribute: str) -> list[str]:
+    """The values the SDK model's setter accepts for ``attribute`` (its ``allowed_values`` list)."""
+    source = inspect.getsource(getattr(getattr(sdk, model), attribute).fset)
+    found = re.search(r"allowed_values = (\[.*?\])", source)
+    assert found, f"{model}.{attribute} has no enum in the SDK"
+    return list(ast.literal_eval(found.group(1)))
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +202,52 @@ def test_error_answers_are_error_bodies(
     error = round_trip(response, "ErrorBody")
     assert (response.status_code, error.status, error.code) == (status, status, code)
     assert error.context_id == response.headers["ININ-Correlation-Id"] and error.message
+
+
+def test_every_queue_carries_all_five_media_settings_blocks(org: SandboxServer) -> None:
+    with sandbox_http(org) as http:
+        listing = round_trip(http.get(QUEUES_PATH, params={"pageSize": 100}), "QueueEntityListing")
+    blocks = list(sdk.QueueMediaSettings().swagger_types)
+    assert blocks == ["call", "callback", "chat", "email", "message"]
+    served_fewer = 0
+    for queue in listing.entities:
+        truth = org.truth.queue(queue.id)
+        for block, media in zip(blocks, MEDIA_TYPES, strict=True):
+            level = getattr(queue.media_settings, block).service_level
+            assert level is not None and level.percentage is not None and level.duration_ms > 0
+            if media not in truth.media_types and media == "email":
+                assert (level.percentage, level.duration_ms) == (0.8, 86_400_000)  # Genesys's default
+        served_fewer += len(truth.media_types) < len(blocks)
+    assert served_fewer == len(listing.entities)  # traffic on a subset of channels, settings for all five
+
+
+def test_the_metric_catalogue_is_the_sdks(org: SandboxServer) -> None:
+    assert sorted(CONVERSATION_METRICS) == sorted(sdk_enum("ConversationAggregationView", "target"))
+    assert set(AGGREGATE_METRICS) <= set(CONVERSATION_METRICS)
+    body = aggregates_body(date(2026, 3, 10), date(2026, 3, 10), NY, metrics=CONVERSATION_METRICS)
+    with sandbox_http(org) as http:
+        every = http.post(AGGREGATES_PATH, json=body)
+        observations = {
+            metric: http.post(AGGREGATES_PATH, json={**body, "metrics": ["nOffered", metric]})
+            for metric in ("oInteracting", "oWaiting")
+        }
+    assert every.status_code == 200
+    round_trip(every, "ConversationAggregateQueryResponse")
+    for metric, refused in observations.items():  # observation metrics belong to another query
+        assert refused.status_code == 400 and metric in refused.json()["message"]
+
+
+def test_direction_is_a_conversation_dimension_and_groups_read_back(org: SandboxServer) -> None:
+    dimensions = sdk_enum("ConversationAggregateQueryPredicate", "dimension")
+    assert {"direction", "originatingDirection", "queueId", "mediaType"} <= set(dimensions)
+    with sandbox_http(org) as http:
+        answers = {
+            by: http.post(
+                AGGREGATES_PATH,
+                json=aggregates_body(date(2026, 6, 9), date(2026, 6, 9), NY, group_by=["queueId", by]),
+            )
+            for by in ("direction", "originatingDirection")
+        }
+    for by, response in answers.items():
+        answer = round_trip(response, "ConversationAggregateQueryResponse")
+        assert {r.group[by] for r in answer.results} == {"inbound", "outbound"}

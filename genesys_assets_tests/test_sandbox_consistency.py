@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import polars as pl
 import pytest
 
 from genesys_assets.localtime import day_bounds, interval_starts, iso_interval
@@ -46,11 +47,13 @@ def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def rollup(results: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, float]]:
-    """(queue, media, metric) -> stats summed over every bucket (count, sum, numerator, denominator; min/max)."""
-    out: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
+def rollup(results: list[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, float]]:
+    """(queue, media, direction, metric) -> stats summed over every bucket (count, sum, numerator,
+    denominator; min/max)."""
+    out: dict[tuple[str, ...], dict[str, float]] = defaultdict(dict)
     for result in results:
-        key = (result["group"]["queueId"], result["group"]["mediaType"])
+        group = result["group"]
+        key = (group["queueId"], group["mediaType"], group["direction"])
         for bucket in result["data"]:
             for metric in bucket["metrics"]:
                 acc = out[(*key, metric["metric"])]
@@ -107,9 +110,10 @@ def test_dst_days_have_23_or_25_hours_of_buckets(
     assert {b["interval"] for r in daily["results"] for b in r["data"]} == {iso_interval(start, end)}
     assert len({b["interval"] for r in hourly["results"] for b in r["data"]}) == hours
     assert rollup(half_hourly["results"]) == rollup(daily["results"]) == rollup(hourly["results"])
-    for (queue_id, media, local_day), measures in daily_measures(half_hourly["results"], timezone).items():
+    measured = daily_measures(half_hourly["results"], timezone)
+    for (queue_id, media, direction, local_day), measures in measured.items():
         assert local_day == day
-        assert measures == server.truth.daily_totals(queue_id, media, day)
+        assert measures == server.truth.daily_totals(queue_id, media, day, direction)
 
 
 def test_answers_equal_ground_truth_across_midnight(sandbox: SandboxServer) -> None:
@@ -120,10 +124,10 @@ def test_answers_equal_ground_truth_across_midnight(sandbox: SandboxServer) -> N
     day = first
     while day <= last:
         for queue in sandbox.truth.queues():
-            for media in queue.media_types:
-                totals = sandbox.truth.daily_totals(queue.id, media, day)
+            for media, direction in sandbox.truth.channels(queue.id):
+                totals = sandbox.truth.daily_totals(queue.id, media, day, direction)
                 if any(totals.values()):
-                    expected[(queue.id, media, day)] = totals
+                    expected[(queue.id, media, direction, day)] = totals
         day += timedelta(days=1)
     assert measured == expected
     assert len(expected) >= 4 * len(sandbox.truth.queues())
@@ -142,21 +146,36 @@ def test_metrics_land_on_the_day_of_their_event(make_sandbox: Callable[..., Sand
     frame = server.truth.daily_frame(first, last)
     assert frame.height == len(measured)
     for row in frame.iter_rows(named=True):
-        key = (row.pop("queue_id"), row.pop("media_type"), row.pop("local_date"))
+        key = (row.pop("queue_id"), row.pop("media_type"), row.pop("direction"), row.pop("local_date"))
         assert measured[key] == row
+    outbound = frame.filter(pl.col("direction") == "outbound")
+    assert outbound.height > 0 and (outbound["handle_count"] > 0).all()
+    assert outbound.select("offered", "answered", "abandoned", "wait_count", "sl_denominator").sum().row(
+        0
+    ) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )  # outbound work has no queue offers, answers, abandons, waits or service level
     # Per day, offered is not answered + abandoned + flow-outs: each metric counts on its own day.
     assert (frame["answered"] + frame["abandoned"] + frame["flow_out"] != frame["offered"]).any()
 
 
 def test_only_requested_metrics_groups_and_filters(sandbox: SandboxServer) -> None:
     day = date(2026, 3, 11)
-    queue_ids = [q.id for q in sandbox.truth.queues()]
+    start, _ = day_bounds(day, NY)
+    messaging = [
+        q.id for q in sandbox.truth.queues() if "message" in q.media_types and q.date_created < start
+    ]
+    assert len(messaging) >= 2
     body = aggregates_body(
-        day, day, NY, queue_ids=queue_ids[:2], media_type="voice", metrics=["nOffered", "tHandle"]
+        day, day, NY, queue_ids=messaging[:2], media_type="message", metrics=["nOffered", "tHandle"]
     )
     results = query(sandbox, body)["results"]
-    assert {r["group"]["queueId"] for r in results} == set(queue_ids[:2])
-    assert {r["group"]["mediaType"] for r in results} == {"voice"}
+    assert {r["group"]["queueId"] for r in results} == set(messaging[:2])
+    assert {r["group"]["mediaType"] for r in results} == {"message"}
     assert {m["metric"] for r in results for b in r["data"] for m in b["metrics"]} == {"nOffered", "tHandle"}
     for result in results:
         for bucket in result["data"]:
@@ -218,9 +237,9 @@ def test_deterministic_and_range_independent(make_sandbox: Callable[..., Sandbox
     week = query(second, aggregates_body(day - timedelta(days=3), day + timedelta(days=3), NY))
     start, end = day_bounds(day, NY)
 
-    def of_day(answer: dict[str, Any]) -> dict[tuple[str, str, str], list[Any]]:
+    def of_day(answer: dict[str, Any]) -> dict[tuple[str, ...], list[Any]]:
         return {
-            (r["group"]["queueId"], r["group"]["mediaType"], b["interval"]): b["metrics"]
+            (*r["group"].values(), b["interval"]): b["metrics"]
             for r in answer["results"]
             for b in r["data"]
             if start <= instant(b["interval"].split("/")[0]) < end
@@ -242,8 +261,8 @@ def test_restated_day_changes_only_its_numbers(make_sandbox: Callable[..., Sandb
         == before[day - timedelta(days=1)]
     )
     measured = daily_measures(query(server, aggregates_body(day, day, NY))["results"], NY)
-    for (queue_id, media, local_day), measures in measured.items():
-        assert measures == server.truth.daily_totals(queue_id, media, local_day)
+    for (queue_id, media, direction, local_day), measures in measured.items():
+        assert measures == server.truth.daily_totals(queue_id, media, local_day, direction)
 
 
 def test_empty_org(make_sandbox: Callable[..., SandboxServer]) -> None:

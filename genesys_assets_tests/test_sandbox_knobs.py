@@ -154,7 +154,7 @@ def test_max_query_days(make_sandbox: Callable[..., SandboxServer]) -> None:
 
 
 def test_async_job_lifecycle_with_cursor_pages(make_sandbox: Callable[..., SandboxServer]) -> None:
-    server = make_sandbox(job_polls=2, job_page_size=3)
+    server = make_sandbox(job_polls=2, job_page_size=2)
     body = aggregates_body(date(2026, 3, 2), date(2026, 3, 8), NY)
     with sandbox_http(server) as http:
         created = http.post(JOBS_PATH, json=body)
@@ -174,7 +174,7 @@ def test_async_job_lifecycle_with_cursor_pages(make_sandbox: Callable[..., Sandb
             cursor = page.get("cursor")
             if not cursor:
                 break
-        assert len(pages) > 2 and all(len(p["results"]) <= 3 for p in pages)
+        assert len(pages) > 2 and all(len(p["results"]) <= 2 for p in pages)
         assert [r for p in pages for r in p["results"]] == http.post(AGGREGATES_PATH, json=body).json()[
             "results"
         ]

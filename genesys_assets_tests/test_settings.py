@@ -16,7 +16,10 @@ def test_defaults() -> None:
     assert settings.timezone == "UTC"
     assert settings.granularity == "PT30M"
     assert settings.interval_minutes == 30
-    assert settings.lookback_days == 3
+    # Genesys reprocesses data at least 48 hours old, starting once conversations are three days old; a week
+    # of nightly re-reads covers that with room for a slow run, in one 7-day query a night.
+    assert settings.lookback_days == 7
+    assert settings.channel_window_days == 28
     assert settings.queue_ids == ()
 
 
@@ -34,6 +37,7 @@ def test_queue_filter_is_parsed() -> None:
         ({"GENESYS_GRANULARITY": "PT5M"}, "use one of PT15M, PT30M, PT1H"),
         ({"GENESYS_LOOKBACK_DAYS": "three"}, "GENESYS_LOOKBACK_DAYS='three' is not a whole number"),
         ({"GENESYS_GAP_WINDOW_DAYS": "0"}, "must be at least 1"),
+        ({"GENESYS_CHANNEL_WINDOW_DAYS": "-3"}, "GENESYS_CHANNEL_WINDOW_DAYS=-3 must be at least 1"),
     ],
 )
 def test_bad_values_name_the_variable_and_fix(env: dict[str, str], fragment: str) -> None:

@@ -8,33 +8,18 @@ import polars as pl
 import pytest
 
 from genesys_assets import localtime
-from genesys_assets.schema import INTERVAL_KPIS, KPI_MEASURES, QUEUES
+from genesys_assets.schema import INTERVAL_KPIS, KPI_MEASURES
 from genesys_assets.transforms import contracts
 from genesys_assets.transforms.flatten import parse_aggregate_results
-from genesys_assets.transforms.gapfill import fill_day
+from genesys_assets.transforms.gapfill import fill_days
 from genesys_assets.transforms.kpis import expected_grid, interval_kpis
 from genesys_assets.transforms.weekly import weekly_kpis
+from genesys_assets_tests.frames import NY, pairs
 
-NY = "America/New_York"
 DAY = date(2026, 11, 1)
 MONDAY = date(2026, 10, 26)
 LATE = datetime(2027, 1, 1, tzinfo=UTC)
-
-
-def directory() -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "queue_id": ["q1", "q2"],
-            "queue_name": ["Sales", "Support"],
-            "division_id": ["d1", "d1"],
-            "division_name": ["Home", "Home"],
-            "media_types": [["voice"], ["voice", "chat"]],
-            "service_level_target": [0.8, 0.9],
-            "service_level_duration_ms": [20000, 30000],
-            "date_created": [None, None],
-        },
-        schema=QUEUES,
-    )
+CHANNELS = (("q1", "voice"), ("q2", "voice"), ("q2", "chat"))
 
 
 def raw_day(
@@ -51,7 +36,10 @@ def raw_day(
     if duplicate:
         metrics.append(metrics[0])
     results = [
-        {"group": {"queueId": "q1", "mediaType": "voice"}, "data": [{"interval": bucket, "metrics": metrics}]}
+        {
+            "group": {"queueId": "q1", "mediaType": "voice", "direction": "inbound"},
+            "data": [{"interval": bucket, "metrics": metrics}],
+        }
     ]
     return parse_aggregate_results(
         results, window_start=start, window_end=end, interval_minutes=30, timezone=NY, extracted_at=LATE
@@ -59,24 +47,14 @@ def raw_day(
 
 
 def kpi_day(day: date = DAY, **raw_options: object) -> pl.DataFrame:
-    return interval_kpis(raw_day(day, **raw_options), directory(), [day], NY, 30)  # type: ignore[arg-type]
+    return interval_kpis(raw_day(day, **raw_options), pairs(day, *CHANNELS), [day], NY, 30)  # type: ignore[arg-type]
 
 
 def daily_week(now: datetime = LATE, gaps: tuple[date, ...] = ()) -> pl.DataFrame:
     days = [MONDAY + timedelta(days=i) for i in range(7)]
     window = {day: kpi_day(day) for day in days if day not in gaps}
-    return pl.concat(
-        fill_day(
-            window,
-            day,
-            expected_grid(directory(), [day], NY, 30),
-            timezone=NY,
-            interval_minutes=30,
-            now=now,
-            settle_hours=72,
-        )
-        for day in days
-    )
+    filled = fill_days(window, days, timezone=NY, interval_minutes=30, now=now, restatement_days=3)
+    return pl.concat(filled.values())
 
 
 def test_outcome_is_frozen_record() -> None:
@@ -136,7 +114,7 @@ def test_intervals_in_day_and_dates_in_week() -> None:
 
 def test_grid_complete() -> None:
     kpis = kpi_day()
-    grid = expected_grid(directory(), [DAY], NY, 30)
+    grid = expected_grid(pairs(DAY, *CHANNELS), [DAY], NY, 30)
     assert grid.height == 3 * 50
     assert contracts.check_grid_complete(kpis, grid).passed
     holes = contracts.check_grid_complete(kpis.filter(pl.col("media_type") != "chat"), grid)
@@ -182,13 +160,13 @@ def test_interpolated_share_and_provisional_warnings() -> None:
     fresh = daily_week(now=localtime.day_bounds(MONDAY + timedelta(days=6), NY)[1])
     provisional = contracts.check_provisional_rows(fresh)
     assert not provisional.passed
-    # Friday to Sunday end less than 72 hours before the end of Sunday
-    assert provisional.failing_rows == 2 * 3 * 48 + 3 * 50
+    # With 3 days of lookback, Saturday and Sunday are still read again after the end of Sunday.
+    assert provisional.failing_rows == 3 * 48 + 3 * 50
 
 
 def test_checks_pass_on_a_good_pipeline_day() -> None:
     kpis = kpi_day()
-    grid = expected_grid(directory(), [DAY], NY, 30)
+    grid = expected_grid(pairs(DAY, *CHANNELS), [DAY], NY, 30)
     for outcome in (
         contracts.check_non_negative(kpis),
         contracts.check_service_level_bounds(kpis),

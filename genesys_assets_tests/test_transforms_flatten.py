@@ -41,12 +41,18 @@ def bucket(start: datetime, minutes: int = 30) -> str:
     return localtime.iso_interval(start, start + timedelta(minutes=minutes))
 
 
-def group(queue: str | None, media: str | None, data: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def group(
+    queue: str | None,
+    media: str | None,
+    data: list[dict[str, Any]],
+    direction: str | None = "inbound",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A result group; a key given as None is left out (a roll-up), one given in `extra` is written as is."""
     keys: dict[str, Any] = {}
-    if queue is not None:
-        keys["queueId"] = queue
-    if media is not None:
-        keys["mediaType"] = media
+    for name, value in (("queueId", queue), ("mediaType", media), ("direction", direction)):
+        if value is not None:
+            keys[name] = value
     keys.update(extra)
     return {"group": keys, "data": data}
 
@@ -145,9 +151,18 @@ def test_empty_answers_are_valid() -> None:
 
 def test_rollup_groups_dropped_but_null_keys_rejected() -> None:
     data = [{"interval": bucket(first_start()), "metrics": [{"metric": "nOffered", "stats": {"count": 1}}]}]
-    rollups = [group(None, "voice", data), group("q1", None, data), {"data": data}, group("q2", "chat", data)]
+    rollups = [
+        group(None, "voice", data),
+        group("q1", None, data),
+        group("q1", "voice", data, direction=None),
+        {"data": data},
+        group("q2", "chat", data, direction="outbound"),
+    ]
     raw = parse(rollups)
-    assert raw["queue_id"].to_list() == ["q2"]
+    assert raw.select("queue_id", "direction").rows() == [("q2", "outbound")]
+    explicit_null = {"group": {"queueId": "q1", "mediaType": "voice", "direction": None}, "data": data}
+    with pytest.raises(AggregatesFormatError, match=r"direction None"):
+        parse([explicit_null])
     with pytest.raises(AggregatesFormatError, match=r"queueId None.*roll-up group leaves the key out"):
         parse([group(None, "voice", data, queueId=None)])
     with pytest.raises(AggregatesFormatError, match=r"mediaType ''"):

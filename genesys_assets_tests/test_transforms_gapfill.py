@@ -8,30 +8,11 @@ import polars as pl
 import pytest
 
 from genesys_assets import localtime
-from genesys_assets.schema import DAILY_KPIS, INTERVAL_KPIS, KPI_MEASURES, KPI_RATIOS, QUEUES
-from genesys_assets.transforms.gapfill import fill_day, is_provisional
-from genesys_assets.transforms.kpis import expected_grid, with_ratios
+from genesys_assets.schema import DAILY_KPIS, INTERVAL_KPIS, KPI_MEASURES, KPI_RATIOS
+from genesys_assets.transforms.gapfill import fill_days, is_provisional
+from genesys_assets_tests.frames import BERLIN, NY, Channel, kpi_day
 
-NY = "America/New_York"
-BERLIN = "Europe/Berlin"
 LATE = datetime(2027, 1, 1, tzinfo=UTC)  # long after every test day: nothing provisional
-
-
-def directory(*queue_ids: str) -> pl.DataFrame:
-    n = len(queue_ids)
-    return pl.DataFrame(
-        {
-            "queue_id": list(queue_ids),
-            "queue_name": [f"Queue {q}" for q in queue_ids],
-            "division_id": ["d1"] * n,
-            "division_name": ["Home"] * n,
-            "media_types": [["voice"]] * n,
-            "service_level_target": [0.8] * n,
-            "service_level_duration_ms": [20000] * n,
-            "date_created": [None] * n,
-        },
-        schema=QUEUES,
-    )
 
 
 def wall_value(tz: str) -> pl.Expr:
@@ -43,40 +24,24 @@ def wall_value(tz: str) -> pl.Expr:
     return hhmm + pl.when(second_pass).then(10000).otherwise(0)
 
 
-def kpi_day(
-    day: date, offered: int | pl.Expr, tz: str = NY, queues: tuple[str, ...] = ("q1",), minutes: int = 30
-) -> pl.DataFrame:
-    """An INTERVAL_KPIS frame of one day: offered as given, answered = offered // 2, handle = answered."""
-    grid = expected_grid(directory(*queues), [day], tz, minutes)
-    offered_expr = offered if isinstance(offered, pl.Expr) else pl.lit(offered, dtype=pl.Int64)
-    frame = grid.with_columns(offered_expr.cast(pl.Int64).alias("offered")).with_columns(
-        answered=pl.col("offered") // 2,
-        abandoned=pl.col("offered") // 4,
-        flow_out=pl.lit(0, dtype=pl.Int64),
-        handle_count=pl.col("offered") // 2,
-        handle_sum_ms=pl.col("offered") // 2 * 300_000,
-        talk_sum_ms=pl.col("offered") * 100_000,
-        hold_sum_ms=pl.lit(0, dtype=pl.Int64),
-        acw_sum_ms=pl.col("offered") * 10_000,
-        wait_sum_ms=pl.col("offered") * 1_000,
-        sl_numerator=pl.col("offered") // 3,
-        sl_denominator=pl.col("offered") // 2 + pl.col("offered") // 4,
-    )
-    return with_ratios(frame).select(pl.col(n).cast(t) for n, t in INTERVAL_KPIS.items())
-
-
 def fill(
     window: dict[date, pl.DataFrame | None],
     day: date,
     tz: str = NY,
-    queues: tuple[str, ...] = ("q1",),
     now: datetime = LATE,
-    settle_hours: float = 72,
+    restatement_days: int = 3,
 ) -> pl.DataFrame:
-    grid = expected_grid(directory(*queues), [day], tz, 30)
-    out = fill_day(window, day, grid, timezone=tz, interval_minutes=30, now=now, settle_hours=settle_hours)
+    out = fill_days(
+        window, [day], timezone=tz, interval_minutes=30, now=now, restatement_days=restatement_days
+    )[day]
     assert out.schema == DAILY_KPIS
     return out
+
+
+def day_of(
+    day: date, offered: int | pl.Expr, tz: str = NY, channels: tuple[Channel, ...] = (("q1", "voice"),)
+) -> pl.DataFrame:
+    return kpi_day(day, offered, tz, channels)
 
 
 def at_wall(frame: pl.DataFrame, tz: str, hhmm: str) -> pl.DataFrame:
@@ -88,8 +53,8 @@ D = date(2026, 6, 10)
 
 
 def test_observed_day_is_exact() -> None:
-    own = kpi_day(D, wall_value(NY))
-    out = fill({D: own, D - timedelta(days=1): kpi_day(D - timedelta(days=1), 99)}, D)
+    own = day_of(D, wall_value(NY))
+    out = fill({D: own, D - timedelta(days=1): day_of(D - timedelta(days=1), 99)}, D)
     assert out.height == 48
     assert out.select(INTERVAL_KPIS.names()).equals(own.sort("queue_id", "media_type", "interval_start"))
     assert set(out["fill_method"]) == {"observed"}
@@ -97,27 +62,41 @@ def test_observed_day_is_exact() -> None:
 
 
 def test_observed_day_without_rows_is_zero_activity_not_a_gap() -> None:
+    # An observed partition holds its channels' full grid; without any channel it has no rows, and is
+    # still observed: nothing is estimated for it.
     empty = pl.DataFrame(schema=INTERVAL_KPIS)
-    out = fill({D: empty, D - timedelta(days=1): kpi_day(D - timedelta(days=1), 50)}, D)
+    out = fill({D: empty, D - timedelta(days=1): day_of(D - timedelta(days=1), 50)}, D)
+    assert out.height == 0
+    quiet = day_of(D, 0)  # a channel without activity that day: zeros, ratios null, observed
+    out = fill({D: quiet, D - timedelta(days=1): day_of(D - timedelta(days=1), 50)}, D)
     assert out.height == 48
     assert out.select(pl.sum_horizontal(KPI_MEASURES).sum()).item() == 0
     assert out.select(pl.min_horizontal(pl.col(KPI_RATIOS).null_count())).item() == 48
     assert set(out["fill_method"]) == {"observed"} and not out["is_interpolated"].any()
 
 
-def test_observed_day_gets_zero_rows_for_grid_entries_it_lacks() -> None:
-    own = kpi_day(D, 7, queues=("q1",))
-    out = fill({D: own}, D, queues=("q1", "q2"))
-    per_queue = out.group_by("queue_id").agg(pl.len(), pl.col("offered").sum()).sort("queue_id")
-    assert per_queue.rows() == [("q1", 48, 7 * 48), ("q2", 48, 0)]
+def test_gap_day_has_the_channels_of_its_nearest_neighbours() -> None:
+    window: dict[date, pl.DataFrame | None] = {
+        D - timedelta(days=3): day_of(
+            D - timedelta(days=3), 9, channels=(("q9", "email"),)
+        ),  # farther: not used
+        D - timedelta(days=1): day_of(D - timedelta(days=1), 2, channels=(("q1", "voice"),)),
+        D + timedelta(days=1): day_of(
+            D + timedelta(days=1), 2, channels=(("q1", "voice"), ("q1", "voice", "outbound"))
+        ),
+    }
+    out = fill(window, D)
+    channels = out.group_by("queue_id", "media_type", "direction").len().sort("direction")
+    assert channels.rows() == [("q1", "voice", "inbound", 48), ("q1", "voice", "outbound", 48)]
+    assert fill({}, D).height == 0  # no observed day near: nothing to lay out or estimate
 
 
 def test_linear_estimate_between_nearest_observed_days() -> None:
     window: dict[date, pl.DataFrame | None] = {
-        D - timedelta(days=2): kpi_day(D - timedelta(days=2), 1000),  # farther: not used
-        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 10),
+        D - timedelta(days=2): day_of(D - timedelta(days=2), 1000),  # farther: not used
+        D - timedelta(days=1): day_of(D - timedelta(days=1), 10),
         D + timedelta(days=1): None,  # gap
-        D + timedelta(days=2): kpi_day(D + timedelta(days=2), 40),
+        D + timedelta(days=2): day_of(D + timedelta(days=2), 40),
     }
     out = fill(window, D)
     assert out.height == 48
@@ -135,8 +114,8 @@ def test_linear_estimate_between_nearest_observed_days() -> None:
 
 def test_linear_day_total_is_rounded_once_and_spread_by_largest_remainder() -> None:
     window = {
-        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 1),
-        D + timedelta(days=1): kpi_day(D + timedelta(days=1), 2),
+        D - timedelta(days=1): day_of(D - timedelta(days=1), 1),
+        D + timedelta(days=1): day_of(D + timedelta(days=1), 2),
     }
     out = fill(window, D)
     # 48 intervals of 1.5: the day gets 72 (not 96, as rounding each interval up would give); ties in the
@@ -144,8 +123,8 @@ def test_linear_day_total_is_rounded_once_and_spread_by_largest_remainder() -> N
     assert out["offered"].sum() == 72
     assert out["offered"].to_list() == [2] * 24 + [1] * 24
     flipped = {
-        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 2),
-        D + timedelta(days=1): kpi_day(D + timedelta(days=1), 1),
+        D - timedelta(days=1): day_of(D - timedelta(days=1), 2),
+        D + timedelta(days=1): day_of(D + timedelta(days=1), 1),
     }
     assert fill(flipped, D)["offered"].to_list() == [2] * 24 + [1] * 24
 
@@ -160,8 +139,8 @@ def test_sparse_neighbours_do_not_become_volume() -> None:
     # Two calls at 09:00 the day before, two at 15:00 the day after: the estimate is two calls, one in
     # each of those intervals, where rounding each interval up would have made four.
     window = {
-        D - timedelta(days=1): kpi_day(D - timedelta(days=1), at_local("09:00") * 2),
-        D + timedelta(days=1): kpi_day(D + timedelta(days=1), at_local("15:00") * 2),
+        D - timedelta(days=1): day_of(D - timedelta(days=1), at_local("09:00") * 2),
+        D + timedelta(days=1): day_of(D + timedelta(days=1), at_local("15:00") * 2),
     }
     out = fill(window, D)
     assert out["offered"].sum() == 2
@@ -170,8 +149,8 @@ def test_sparse_neighbours_do_not_become_volume() -> None:
     ).to_list() == ["09:00", "15:00"]
     # Half a call in all rounds upward once, in one interval.
     half = {
-        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 0),
-        D + timedelta(days=1): kpi_day(D + timedelta(days=1), at_local("10:00")),
+        D - timedelta(days=1): day_of(D - timedelta(days=1), 0),
+        D + timedelta(days=1): day_of(D + timedelta(days=1), at_local("10:00")),
     }
     assert fill(half, D)["offered"].sum() == 1
 
@@ -184,7 +163,7 @@ def test_service_level_numerator_keeps_within_its_denominator() -> None:
     # which would be 1 answered within target out of 0.
     def day_frame(day: date, numerators: list[int], denominators: list[int]) -> pl.DataFrame:
         rest = 48 - len(numerators)
-        return kpi_day(day, 0).with_columns(
+        return day_of(day, 0).with_columns(
             sl_numerator=pl.Series([*numerators, *[0] * rest], dtype=pl.Int64),
             sl_denominator=pl.Series([*denominators, *[0] * rest], dtype=pl.Int64),
         )
@@ -201,8 +180,8 @@ def test_service_level_numerator_keeps_within_its_denominator() -> None:
 
 
 def test_carried_forward_backward_and_none() -> None:
-    before = {D - timedelta(days=3): kpi_day(D - timedelta(days=3), 12)}
-    after = {D + timedelta(days=2): kpi_day(D + timedelta(days=2), 8)}
+    before = {D - timedelta(days=3): day_of(D - timedelta(days=3), 12)}
+    after = {D + timedelta(days=2): day_of(D + timedelta(days=2), 8)}
     forward = fill(before, D)
     assert set(forward["fill_method"]) == {"carried_forward"} and forward["offered"].unique().to_list() == [
         12
@@ -211,24 +190,27 @@ def test_carried_forward_backward_and_none() -> None:
     assert set(backward["fill_method"]) == {"carried_backward"} and backward[
         "offered"
     ].unique().to_list() == [8]
-    nothing = fill({D - timedelta(days=1): None}, D)
-    assert nothing.height == 48
-    assert set(nothing["fill_method"]) == {"none"} and nothing["is_interpolated"].all()
-    assert nothing.select(pl.min_horizontal(pl.col([*KPI_MEASURES, *KPI_RATIOS]).null_count())).item() == 48
+    # The only neighbour is a spring-forward day: the wall times it skipped have no value on either side.
+    short, day = date(2026, 3, 8), date(2026, 3, 9)
+    partial = fill({short: day_of(short, 3), day - timedelta(days=9): None}, day)
+    nothing = partial.filter(pl.col("fill_method") == "none")
+    assert at_wall(nothing, NY, "02:00").height == 1 and nothing.height == 2  # 02:00 and 02:30
+    assert nothing.select(pl.min_horizontal(pl.col([*KPI_MEASURES, *KPI_RATIOS]).null_count())).item() == 2
+    assert partial["is_interpolated"].all() and partial["offered"].sum() == 3 * 46
 
 
 def test_zero_activity_neighbour_pulls_estimate_down() -> None:
     quiet = pl.DataFrame(schema=INTERVAL_KPIS)  # observed, no activity at all
-    window = {D - timedelta(days=1): quiet, D + timedelta(days=1): kpi_day(D + timedelta(days=1), 10)}
+    window = {D - timedelta(days=1): quiet, D + timedelta(days=1): day_of(D + timedelta(days=1), 10)}
     out = fill(window, D)
     assert set(out["fill_method"]) == {"linear"}
     assert out["offered"].unique().to_list() == [5]
     # a queue missing from an observed neighbour had no activity there: zeros, not "carried"
     window = {
-        D - timedelta(days=1): kpi_day(D - timedelta(days=1), 4, queues=("q1",)),
-        D + timedelta(days=1): kpi_day(D + timedelta(days=1), 4, queues=("q1", "q2")),
+        D - timedelta(days=1): day_of(D - timedelta(days=1), 4, channels=(("q1", "voice"),)),
+        D + timedelta(days=1): day_of(D + timedelta(days=1), 4, channels=(("q1", "voice"), ("q2", "voice"))),
     }
-    out = fill(window, D, queues=("q1", "q2"))
+    out = fill(window, D)
     assert out.group_by("queue_id").agg(pl.col("offered").max()).sort("queue_id").rows() == [
         ("q1", 4),
         ("q2", 2),
@@ -239,8 +221,8 @@ def test_zero_activity_neighbour_pulls_estimate_down() -> None:
 def test_gap_on_fall_back_day_estimates_both_passes_of_repeated_hour() -> None:
     day = date(2026, 11, 1)
     window = {
-        day - timedelta(days=1): kpi_day(day - timedelta(days=1), wall_value(NY)),
-        day + timedelta(days=1): kpi_day(day + timedelta(days=1), wall_value(NY) + 2),
+        day - timedelta(days=1): day_of(day - timedelta(days=1), wall_value(NY)),
+        day + timedelta(days=1): day_of(day + timedelta(days=1), wall_value(NY) + 2),
     }
     out = fill(window, day)
     assert out.height == 50
@@ -253,8 +235,8 @@ def test_gap_on_fall_back_day_estimates_both_passes_of_repeated_hour() -> None:
 def test_gap_on_spring_forward_day_has_no_skipped_wall_times() -> None:
     day = date(2026, 3, 8)
     window = {
-        day - timedelta(days=1): kpi_day(day - timedelta(days=1), wall_value(NY)),
-        day + timedelta(days=1): kpi_day(day + timedelta(days=1), wall_value(NY)),
+        day - timedelta(days=1): day_of(day - timedelta(days=1), wall_value(NY)),
+        day + timedelta(days=1): day_of(day + timedelta(days=1), wall_value(NY)),
     }
     out = fill(window, day)
     assert out.height == 46
@@ -266,13 +248,13 @@ def test_gap_on_spring_forward_day_has_no_skipped_wall_times() -> None:
 def test_spring_forward_neighbour_is_passed_over_for_skipped_times() -> None:
     day = date(2026, 3, 9)
     short = day - timedelta(days=1)  # 2026-03-08: no 02:00 or 02:30
-    after = {day + timedelta(days=1): kpi_day(day + timedelta(days=1), wall_value(NY))}
-    out = fill({short: kpi_day(short, wall_value(NY)), **after}, day)
+    after = {day + timedelta(days=1): day_of(day + timedelta(days=1), wall_value(NY))}
+    out = fill({short: day_of(short, wall_value(NY)), **after}, day)
     assert at_wall(out, NY, "02:00")["fill_method"].to_list() == ["carried_backward"]
     assert at_wall(out, NY, "03:00")["fill_method"].to_list() == ["linear"]
     earlier = day - timedelta(days=2)
     out = fill(
-        {earlier: kpi_day(earlier, wall_value(NY) + 30), short: kpi_day(short, wall_value(NY)), **after}, day
+        {earlier: day_of(earlier, wall_value(NY) + 30), short: day_of(short, wall_value(NY)), **after}, day
     )
     two = at_wall(out, NY, "02:00").row(0, named=True)
     assert two["fill_method"] == "linear"
@@ -282,7 +264,7 @@ def test_spring_forward_neighbour_is_passed_over_for_skipped_times() -> None:
 def test_fall_back_neighbour_offers_its_first_pass() -> None:
     day = date(2026, 11, 2)
     long_day = day - timedelta(days=1)
-    out = fill({long_day: kpi_day(long_day, wall_value(NY))}, day)
+    out = fill({long_day: day_of(long_day, wall_value(NY))}, day)
     assert out.height == 48
     assert at_wall(out, NY, "01:00")["offered"].to_list() == [100]  # not 10100 (second pass)
     assert set(out["fill_method"]) == {"carried_forward"}
@@ -290,19 +272,20 @@ def test_fall_back_neighbour_offers_its_first_pass() -> None:
 
 def test_berlin_fall_back_gap() -> None:
     day = date(2026, 10, 25)  # 03:00 CEST -> 02:00 CET: 02:00 and 02:30 twice
-    window = {day - timedelta(days=1): kpi_day(day - timedelta(days=1), wall_value(BERLIN), tz=BERLIN)}
-    out = fill(window, day, tz=BERLIN)
+    window = {day - timedelta(days=1): day_of(day - timedelta(days=1), wall_value(BERLIN), BERLIN)}
+    out = fill(window, day, BERLIN)
     assert out.height == 50
     assert at_wall(out, BERLIN, "02:30")["offered"].to_list() == [230, 230]
     assert out["local_date"].unique().to_list() == [day]
 
 
-def test_provisional_until_settled() -> None:
-    day_end = localtime.day_bounds(D, NY)[1]
-    frame = {D: kpi_day(D, 1)}
-    assert fill(frame, D, now=day_end + timedelta(hours=71, minutes=59))["is_provisional"].all()
-    assert not fill(frame, D, now=day_end + timedelta(hours=72))["is_provisional"].any()
-    assert is_provisional(D, NY, day_end - timedelta(hours=1), 0)
-    assert fill({}, D, now=day_end)["is_provisional"].all()
+def test_provisional_until_its_last_nightly_re_read() -> None:
+    # With 3 days of lookback the day is read for the last time on the night three days after it: from
+    # that local midnight it is final.
+    final_from = localtime.local_midnight(D + timedelta(days=3), NY)
+    frame = {D: day_of(D, 1)}
+    assert fill(frame, D, now=final_from - timedelta(minutes=1))["is_provisional"].all()
+    assert not fill(frame, D, now=final_from)["is_provisional"].any()
+    assert is_provisional(D, NY, localtime.day_bounds(D, NY)[1] - timedelta(hours=1), 1)
     with pytest.raises(ValueError, match="timezone-aware"):
-        is_provisional(D, NY, datetime(2026, 6, 10), 72)
+        is_provisional(D, NY, datetime(2026, 6, 10), 7)

@@ -28,39 +28,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from genesys_assets import localtime
-from genesys_assets.schema import INTERVAL_KPIS, KPI_MEASURES, QUEUES
-from genesys_assets.transforms.gapfill import fill_day
+from genesys_assets.schema import INTERVAL_KPIS, KPI_MEASURES
+from genesys_assets.transforms.gapfill import fill_days
 from genesys_assets.transforms.kpis import expected_grid, with_ratios
+from genesys_assets_tests.frames import NY, pairs
 
-NY = "America/New_York"
 LATE = datetime(2027, 1, 1, tzinfo=ZoneInfo("UTC"))
 # Gap days: ordinary, spring-forward (46 half-hours), fall-back (50), and the days after each (whose
 # neighbour before is the short or long day).
 TARGETS = (date(2026, 6, 10), date(2026, 3, 8), date(2026, 11, 1), date(2026, 3, 9), date(2026, 11, 2))
-PAIRS = (("q1", "voice"), ("q1", "chat"), ("q2", "voice"))
-
-
-def directory() -> pl.DataFrame:
-    ids = sorted({queue for queue, _ in PAIRS})
-    media = {q: sorted({m for queue, m in PAIRS if queue == q}) for q in ids}
-    return pl.DataFrame(
-        {
-            "queue_id": ids,
-            "queue_name": ids,
-            "division_id": ["d"] * len(ids),
-            "division_name": ["d"] * len(ids),
-            "media_types": [media[q] for q in ids],
-            "service_level_target": [0.8] * len(ids),
-            "service_level_duration_ms": [20_000] * len(ids),
-            "date_created": [None] * len(ids),
-        },
-        schema=QUEUES,
-    )
+CHANNELS = (("q1", "voice", "inbound"), ("q1", "chat", "inbound"), ("q2", "voice", "outbound"))
 
 
 def observed_day(day: date, rng: np.random.Generator, density: float, scale: int) -> pl.DataFrame:
     """A random INTERVAL_KPIS day: each measure 0 with probability 1 - density, else 1..scale."""
-    grid = expected_grid(directory(), [day], NY, 30)
+    grid = expected_grid(pairs(day, *CHANNELS), [day], NY, 30)
     n = grid.height
 
     def draw() -> np.ndarray:
@@ -108,11 +90,13 @@ def nearest_with_slot(
     return None
 
 
-def oracle(window: dict[date, pl.DataFrame], target: date) -> dict[tuple[str, str, datetime, str], Expected]:
-    """Expected neighbour values and exact estimate per (queue, media type, interval start, measure)."""
+def oracle(
+    window: dict[date, pl.DataFrame], target: date
+) -> dict[tuple[str, str, str, datetime, str], Expected]:
+    """Expected neighbour values and exact estimate per (queue, media, direction, interval start, measure)."""
     lookups = {
         day: {
-            (row["queue_id"], row["media_type"], row["interval_start"]): row
+            (row["queue_id"], row["media_type"], row["direction"], row["interval_start"]): row
             for row in frame.iter_rows(named=True)
         }
         for day, frame in window.items()
@@ -121,25 +105,26 @@ def oracle(window: dict[date, pl.DataFrame], target: date) -> dict[tuple[str, st
     befores = sorted((d for d in window if d < target), reverse=True)
     afters = sorted(d for d in window if d > target)
 
-    def value(found: Found | None, queue: str, media: str, measure: str) -> int | None:
+    def value(found: Found | None, queue: str, media: str, direction: str, measure: str) -> int | None:
         if found is None:
             return None
-        row = lookups[found[0]].get((queue, media, found[1]))
+        row = lookups[found[0]].get((queue, media, direction, found[1]))
         return 0 if row is None else int(row[measure])
 
-    expected: dict[tuple[str, str, datetime, str], Expected] = {}
+    expected: dict[tuple[str, str, str, datetime, str], Expected] = {}
     for (wall, fold), start in wall_slots(target).items():
         before = nearest_with_slot(befores, slots_of, wall, fold)
         after = nearest_with_slot(afters, slots_of, wall, fold)
-        for queue, media in PAIRS:
+        for queue, media, direction in CHANNELS:
             for measure in KPI_MEASURES:
-                b, a = value(before, queue, media, measure), value(after, queue, media, measure)
+                b = value(before, queue, media, direction, measure)
+                a = value(after, queue, media, direction, measure)
                 if before is not None and after is not None and b is not None and a is not None:
                     d_b, d_a = (before[0] - target).days, (after[0] - target).days
                     exact: Fraction | None = b + Fraction(a - b) * Fraction(-d_b, d_a - d_b)
                 else:
                     exact = Fraction(b) if b is not None else Fraction(a) if a is not None else None
-                expected[(queue, media, start, measure)] = Expected(b, a, exact)
+                expected[(queue, media, direction, start, measure)] = Expected(b, a, exact)
     return expected
 
 
@@ -177,22 +162,26 @@ def test_estimates_lie_between_neighbours_and_add_up(
         target + timedelta(days=offset): observed_day(target + timedelta(days=offset), rng, density, scale)
         for offset in days
     }
-    grid = expected_grid(directory(), [target], NY, 30)
 
     def estimate() -> pl.DataFrame:
-        return fill_day(
-            dict(window), target, grid, timezone=NY, interval_minutes=30, now=LATE, settle_hours=48
-        )
+        return fill_days(
+            dict(window), [target], timezone=NY, interval_minutes=30, now=LATE, restatement_days=7
+        )[target]
 
     out = estimate()
     assert out.equals(estimate())  # deterministic: a rerun writes the same bytes
-    assert out.height == grid.height
+    if not window:
+        assert out.height == 0  # no observed day near: no channels to lay out
+        return
+    assert out.height == len(CHANNELS) * len(wall_slots(target))
     assert out["is_interpolated"].all()
     expected = oracle(window, target)
 
     for row in out.iter_rows(named=True):
         for measure in KPI_MEASURES:
-            want = expected[(row["queue_id"], row["media_type"], row["interval_start"], measure)]
+            want = expected[
+                (row["queue_id"], row["media_type"], row["direction"], row["interval_start"], measure)
+            ]
             got = row[measure]
             if want.exact is None:
                 assert got is None
@@ -203,15 +192,16 @@ def test_estimates_lie_between_neighbours_and_add_up(
         if row["sl_numerator"] is not None:
             assert row["sl_numerator"] <= row["sl_denominator"]
 
-    totals = out.group_by("queue_id", "media_type").agg(pl.col(m).sum() for m in KPI_MEASURES)
-    exact_totals: dict[tuple[str, str, str], Fraction] = {}
-    for (queue, media, _start, measure), want in expected.items():
+    channel = ["queue_id", "media_type", "direction"]
+    totals = out.group_by(channel).agg(pl.col(m).sum() for m in KPI_MEASURES)
+    exact_totals: dict[tuple[str, str, str, str], Fraction] = {}
+    for (queue, media, direction, _start, measure), want in expected.items():
         if want.exact is not None:
-            key = (queue, media, measure)
+            key = (queue, media, direction, measure)
             exact_totals[key] = exact_totals.get(key, Fraction(0)) + want.exact
     for row in totals.iter_rows(named=True):
         for measure in KPI_MEASURES:
-            key = (row["queue_id"], row["media_type"], measure)
+            key = (row["queue_id"], row["media_type"], row["direction"], measure)
             if key in exact_totals:
                 assert row[measure] == round_half_up(exact_totals[key]), key
 
@@ -220,12 +210,12 @@ def test_estimates_lie_between_neighbours_and_add_up(
     if before is not None and after is not None and equal_length:
         b_day, a_day = target + timedelta(days=before), target + timedelta(days=after)
         sums = {
-            day: window[day].group_by("queue_id", "media_type").agg(pl.col(m).sum() for m in KPI_MEASURES)
+            day: window[day].group_by(channel).agg(pl.col(m).sum() for m in KPI_MEASURES)
             for day in (b_day, a_day)
         }
         weight = Fraction(-before, after - before)
         for row in totals.iter_rows(named=True):
-            pair = (pl.col("queue_id") == row["queue_id"]) & (pl.col("media_type") == row["media_type"])
+            pair = pl.all_horizontal(pl.col(c) == row[c] for c in channel)
             low_row, high_row = sums[b_day].filter(pair), sums[a_day].filter(pair)
             for measure in KPI_MEASURES:
                 low = int(low_row[measure].item()) if low_row.height else 0

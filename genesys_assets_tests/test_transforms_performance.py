@@ -1,25 +1,22 @@
-"""Performance smoke test: a week of 200 queues through every transform in a few seconds."""
+"""Performance smoke test: a week of 200 queues through every transform the assets call, in a few seconds."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import polars as pl
 
 from genesys_assets import localtime
-from genesys_assets.schema import DAILY_KPIS, QUEUES, RAW_AGGREGATES
-from genesys_assets.transforms import (
-    expected_grid,
-    export_daily,
-    export_weekly,
-    fill_day,
-    interval_kpis,
-    parse_aggregate_results,
-    weekly_kpis,
-)
+from genesys_assets.schema import DAILY_KPIS, RAW_AGGREGATES
+from genesys_assets.transforms.export import export_daily_partitions, export_weekly
+from genesys_assets.transforms.flatten import parse_aggregate_answer
+from genesys_assets.transforms.gapfill import fill_days
+from genesys_assets.transforms.kpis import active_pairs, interval_kpis
+from genesys_assets.transforms.weekly import weekly_kpis
+from genesys_assets_tests.frames import NY, directory
 
-NY = "America/New_York"
 MONDAY = date(2026, 3, 2)  # week ending on the spring-forward Sunday
 DAYS = [MONDAY + timedelta(days=i) for i in range(7)]
 QUEUE_COUNT = 200
@@ -57,37 +54,21 @@ def answer() -> list[dict[str, object]]:
     ]
     data = [{"interval": text, "metrics": metrics} for i, text in enumerate(buckets) if i % 3]
     return [
-        {"group": {"queueId": f"queue-{q:03d}", "mediaType": media}, "data": data}
+        {"group": {"queueId": f"queue-{q:03d}", "mediaType": media, "direction": "inbound"}, "data": data}
         for q in range(QUEUE_COUNT)
         for media in MEDIA
     ] + [{"group": {"mediaType": "voice"}, "data": data}]  # a roll-up group, dropped
 
 
-def directory() -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "queue_id": [f"queue-{q:03d}" for q in range(QUEUE_COUNT)],
-            "queue_name": [f"Queue {q}" for q in range(QUEUE_COUNT)],
-            "division_id": ["d1"] * QUEUE_COUNT,
-            "division_name": ["Home"] * QUEUE_COUNT,
-            "media_types": [list(MEDIA)] * QUEUE_COUNT,
-            "service_level_target": [0.8] * QUEUE_COUNT,
-            "service_level_duration_ms": [20000] * QUEUE_COUNT,
-            "date_created": [None] * QUEUE_COUNT,
-        },
-        schema=QUEUES,
-    )
-
-
 def test_week_of_200_queues_in_seconds() -> None:
-    results = answer()
-    queues = directory()
+    body = orjson.dumps({"results": answer()})
+    queues = directory(*[f"queue-{q:03d}" for q in range(QUEUE_COUNT)])
     window_start, window_end = localtime.days_bounds(DAYS[0], DAYS[-1], NY)
     now = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
 
     started = time.perf_counter()
-    raw = parse_aggregate_results(
-        results,
+    raw = parse_aggregate_answer(
+        body,
         window_start=window_start,
         window_end=window_end,
         interval_minutes=30,
@@ -95,25 +76,15 @@ def test_week_of_200_queues_in_seconds() -> None:
         extracted_at=now,
     )
     flattened = time.perf_counter()
-    kpis = interval_kpis(raw, queues, DAYS, NY, 30)
+    kpis = interval_kpis(raw, active_pairs(raw, DAYS, 28), DAYS, NY, 30)
     window: dict[date, pl.DataFrame | None] = {
         key[0]: frame for key, frame in kpis.partition_by("local_date", as_dict=True).items()
     }
     window.pop(DAYS[3])  # one gap, estimated
-    daily = pl.concat(
-        fill_day(
-            window,
-            day,
-            expected_grid(queues, [day], NY, 30),
-            timezone=NY,
-            interval_minutes=30,
-            now=now,
-            settle_hours=72,
-        )
-        for day in DAYS
-    )
+    filled = fill_days(window, DAYS, timezone=NY, interval_minutes=30, now=now, restatement_days=7)
+    daily = pl.concat(filled.values())
     weekly = weekly_kpis(daily, MONDAY)
-    exported = export_daily(daily, queues, NY)
+    exported = export_daily_partitions({d.isoformat(): f for d, f in filled.items()}, queues, NY)
     exported_week = export_weekly(daily, weekly, queues, NY)
     finished = time.perf_counter()
 
@@ -122,7 +93,7 @@ def test_week_of_200_queues_in_seconds() -> None:
     assert raw.height == QUEUE_COUNT * len(MEDIA) * 11 * sum(1 for i in range(intervals) if i % 3)
     assert daily.schema == DAILY_KPIS and daily.height == QUEUE_COUNT * len(MEDIA) * intervals
     assert weekly.height == exported_week.height // 7 == QUEUE_COUNT * len(MEDIA)
-    assert exported.height == daily.height
+    assert sum(frame.height for frame in exported.values()) == daily.height
     assert set(daily.filter(pl.col("local_date") == DAYS[3])["fill_method"]) == {"linear"}
     assert flattened - started < 4.0, f"flatten took {flattened - started:.2f}s"
     assert finished - started < 8.0, f"the week took {finished - started:.2f}s"

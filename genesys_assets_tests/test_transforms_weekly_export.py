@@ -14,41 +14,27 @@ from genesys_assets.schema import (
     EXPORT_WEEKLY,
     INTERVAL_KPIS,
     KPI_MEASURES,
-    QUEUES,
+    KPI_RATIOS,
     WEEKLY_KPIS,
 )
 from genesys_assets.transforms.export import export_daily, export_weekly
-from genesys_assets.transforms.gapfill import fill_day
+from genesys_assets.transforms.gapfill import fill_days
 from genesys_assets.transforms.kpis import expected_grid, with_ratios
 from genesys_assets.transforms.weekly import weekly_kpis
+from genesys_assets_tests.frames import BERLIN, NY, Channel, directory, pairs
 
-NY = "America/New_York"
-BERLIN = "Europe/Berlin"
 MONDAY = date(2026, 10, 26)  # the week holding the New York fall-back day (Sunday 2026-11-01)
 WEEK = [MONDAY + timedelta(days=i) for i in range(7)]
+VOICE: tuple[Channel, ...] = (("q1", "voice"),)
+LATE = datetime(2027, 1, 1, tzinfo=UTC)
 
 
-def directory(queue_ids: tuple[str, ...] = ("q1",), media: list[str] | None = None) -> pl.DataFrame:
-    n = len(queue_ids)
-    return pl.DataFrame(
-        {
-            "queue_id": list(queue_ids),
-            "queue_name": [f"Queue {q}" for q in queue_ids],
-            "division_id": ["d1"] * n,
-            "division_name": ["Home"] * n,
-            "media_types": [media or ["voice"]] * n,
-            "service_level_target": [0.8] * n,
-            "service_level_duration_ms": [20000] * n,
-            "date_created": [None] * n,
-        },
-        schema=QUEUES,
+def one_busy_interval(day: date, tz: str, channels: tuple[Channel, ...], **measures: int) -> pl.DataFrame:
+    """INTERVAL_KPIS of a day where only the first interval of each channel has the given measures."""
+    grid = expected_grid(pairs(day, *channels), [day], tz, 30)
+    first = pl.col("interval_start") == pl.col("interval_start").min().over(
+        "queue_id", "media_type", "direction"
     )
-
-
-def one_busy_interval(day: date, tz: str, queues: pl.DataFrame, **measures: int) -> pl.DataFrame:
-    """INTERVAL_KPIS of a day where only the first interval of each pair has the given measures."""
-    grid = expected_grid(queues, [day], tz, 30)
-    first = pl.col("interval_start") == pl.col("interval_start").min().over("queue_id", "media_type")
     frame = grid.with_columns(
         pl.when(first).then(pl.lit(measures.get(m, 0))).otherwise(0).cast(pl.Int64).alias(m)
         for m in KPI_MEASURES
@@ -56,44 +42,28 @@ def one_busy_interval(day: date, tz: str, queues: pl.DataFrame, **measures: int)
     return with_ratios(frame).select(pl.col(n).cast(t) for n, t in INTERVAL_KPIS.items())
 
 
-def daily_week(
-    window: dict[date, pl.DataFrame | None],
-    tz: str = NY,
-    queues: pl.DataFrame | None = None,
-    now: datetime | None = None,
+def fill(
+    window: dict[date, pl.DataFrame | None], days: list[date], tz: str = NY, now: datetime = LATE
 ) -> pl.DataFrame:
-    queues = queues if queues is not None else directory()
-    frames = [
-        fill_day(
-            window,
-            day,
-            expected_grid(queues, [day], tz, 30),
-            timezone=tz,
-            interval_minutes=30,
-            now=now or datetime(2027, 1, 1, tzinfo=UTC),
-            settle_hours=72,
-        )
-        for day in WEEK
-    ]
-    return pl.concat(frames)
+    filled = fill_days(window, days, timezone=tz, interval_minutes=30, now=now, restatement_days=3)
+    return pl.concat(filled.values())
 
 
 def test_weekly_sums_measures_and_recomputes_ratios() -> None:
-    queues = directory()
     window: dict[date, pl.DataFrame | None] = {
         WEEK[0]: one_busy_interval(
-            WEEK[0], NY, queues, offered=100, answered=90, handle_count=90, handle_sum_ms=90 * 200_000
+            WEEK[0], NY, VOICE, offered=100, answered=90, handle_count=90, handle_sum_ms=90 * 200_000
         ),
-        WEEK[1]: one_busy_interval(WEEK[1], NY, queues, offered=1, answered=0, abandoned=1),
-        WEEK[2]: one_busy_interval(WEEK[2], NY, queues),
+        WEEK[1]: one_busy_interval(WEEK[1], NY, VOICE, offered=1, answered=0, abandoned=1),
+        WEEK[2]: one_busy_interval(WEEK[2], NY, VOICE),
         WEEK[3]: one_busy_interval(
-            WEEK[3], NY, queues, offered=9, answered=10, handle_count=10, handle_sum_ms=10 * 100_000
+            WEEK[3], NY, VOICE, offered=9, answered=10, handle_count=10, handle_sum_ms=10 * 100_000
         ),
-        WEEK[4]: one_busy_interval(WEEK[4], NY, queues),
-        WEEK[5]: one_busy_interval(WEEK[5], NY, queues),
-        WEEK[6]: one_busy_interval(WEEK[6], NY, queues, sl_numerator=3, sl_denominator=4),
+        WEEK[4]: one_busy_interval(WEEK[4], NY, VOICE),
+        WEEK[5]: one_busy_interval(WEEK[5], NY, VOICE),
+        WEEK[6]: one_busy_interval(WEEK[6], NY, VOICE, sl_numerator=3, sl_denominator=4),
     }
-    daily = daily_week(window)
+    daily = fill(window, WEEK)
     weekly = weekly_kpis(daily, MONDAY)
     assert weekly.schema == WEEKLY_KPIS
     row = weekly.row(0, named=True)
@@ -106,33 +76,43 @@ def test_weekly_sums_measures_and_recomputes_ratios() -> None:
 
 
 def test_weekly_counts_gap_days_and_nulls() -> None:
-    queues = directory(("q1", "q2"))
-    window = {
-        day: one_busy_interval(day, NY, queues.filter(pl.col("queue_id") == "q1"), offered=2)
+    both: tuple[Channel, ...] = (("q1", "voice"), ("q2", "voice"), ("q2", "voice", "outbound"))
+    window: dict[date, pl.DataFrame | None] = {
+        day: pl.concat([one_busy_interval(day, NY, VOICE, offered=2), one_busy_interval(day, NY, both[1:])])
         for day in WEEK[:5]
     }
     window[WEEK[2]] = None  # gap between observed days: linear
     # WEEK[5] and WEEK[6] absent: carried forward from WEEK[4]
-    daily = daily_week(window, queues=queues)
-    weekly = weekly_kpis(daily, MONDAY).rows_by_key("queue_id", named=True, unique=True)
-    assert weekly["q1"]["offered"] == 2 * 7
-    assert (weekly["q1"]["days_observed"], weekly["q1"]["days_interpolated"]) == (4, 3)
-    # q2 had no activity on observed days: zeros, ratios null
-    assert weekly["q2"]["offered"] == 0 and weekly["q2"]["answer_rate"] is None
-    assert weekly["q2"]["aht_s"] is None and weekly["q2"]["service_level"] is None
+    weekly = weekly_kpis(fill(window, WEEK), MONDAY)
+    rows = {(r["queue_id"], r["direction"]): r for r in weekly.iter_rows(named=True)}
+    assert rows[("q1", "inbound")]["offered"] == 2 * 7
+    assert (rows[("q1", "inbound")]["days_observed"], rows[("q1", "inbound")]["days_interpolated"]) == (4, 3)
+    # q2 had no activity on observed days: zeros, ratios null, and its outbound work is its own row
+    quiet = rows[("q2", "inbound")]
+    assert quiet["offered"] == 0 and quiet["answer_rate"] is None and quiet["aht_s"] is None
+    assert quiet["service_level"] is None and rows[("q2", "outbound")]["handle_count"] == 0
 
 
-def test_weekly_unknown_everywhere_is_null_and_provisional_propagates() -> None:
-    day_end = localtime.day_bounds(WEEK[6], NY)[1]
-    daily = daily_week({}, now=day_end)  # every day a gap without neighbours
-    weekly = weekly_kpis(daily, MONDAY).row(0, named=True)
+def test_weekly_of_unknown_days_is_null_and_provisional_propagates() -> None:
+    # A week whose days have no value on either side: null measures, every day interpolated.
+    daily = fill({WEEK[0]: one_busy_interval(WEEK[0], NY, VOICE, offered=5)}, WEEK)
+    unknown = daily.with_columns(
+        *[pl.lit(None, dtype=pl.Int64).alias(m) for m in KPI_MEASURES],
+        *[pl.lit(None, dtype=pl.Float64).alias(r) for r in KPI_RATIOS],
+        fill_method=pl.lit("none"),
+        is_interpolated=pl.lit(True),
+    )
+    weekly = weekly_kpis(unknown, MONDAY).row(0, named=True)
     assert all(weekly[m] is None for m in KPI_MEASURES)
     assert (weekly["days_observed"], weekly["days_interpolated"]) == (0, 7)
-    assert weekly["is_provisional"]
+    early = fill(
+        {WEEK[0]: one_busy_interval(WEEK[0], NY, VOICE)}, WEEK, now=localtime.day_bounds(WEEK[6], NY)[1]
+    )
+    assert weekly_kpis(early, MONDAY).row(0, named=True)["is_provisional"]
 
 
 def test_weekly_rejects_rows_of_other_weeks() -> None:
-    daily = daily_week({})
+    daily = fill({WEEK[0]: one_busy_interval(WEEK[0], NY, VOICE)}, WEEK[:1])
     with pytest.raises(ValueError, match="include other dates"):
         weekly_kpis(daily, MONDAY + timedelta(days=7))
     with pytest.raises(ValueError, match="start on Monday"):
@@ -141,21 +121,12 @@ def test_weekly_rejects_rows_of_other_weeks() -> None:
 
 def test_export_daily_local_time_offsets_and_names() -> None:
     day = date(2026, 11, 1)
-    queues = directory(("q1",))
-    interval = one_busy_interval(day, NY, queues, offered=3, answered=3)
+    interval = one_busy_interval(day, NY, VOICE, offered=3, answered=3)
     deleted = interval.filter(pl.col("interval_start") == pl.col("interval_start").min()).with_columns(
         queue_id=pl.lit("gone")
     )
-    daily = fill_day(
-        {day: pl.concat([interval, deleted])},
-        day,
-        expected_grid(queues, [day], NY, 30),
-        timezone=NY,
-        interval_minutes=30,
-        now=datetime(2027, 1, 1, tzinfo=UTC),
-        settle_hours=72,
-    )
-    out = export_daily(daily, queues, NY)
+    daily = fill({day: pl.concat([interval, deleted])}, [day])
+    out = export_daily(daily, directory("q1"), NY)
     assert out.schema == EXPORT_DAILY
     assert out.height == 51
     assert out["queue_id"].to_list() == ["gone"] + ["q1"] * 50
@@ -171,32 +142,23 @@ def test_export_daily_local_time_offsets_and_names() -> None:
 
 def test_export_daily_berlin_offsets() -> None:
     day = date(2026, 3, 29)
-    queues = directory()
-    daily = fill_day(
-        {day: one_busy_interval(day, BERLIN, queues)},
-        day,
-        expected_grid(queues, [day], BERLIN, 30),
-        timezone=BERLIN,
-        interval_minutes=30,
-        now=datetime(2027, 1, 1, tzinfo=UTC),
-        settle_hours=72,
-    )
-    out = export_daily(daily, queues, BERLIN)
+    daily = fill({day: one_busy_interval(day, BERLIN, VOICE)}, [day], BERLIN)
+    out = export_daily(daily, directory("q1"), BERLIN)
     assert out.height == 46
     assert out["local_time"].to_list()[3:6] == ["01:30", "03:00", "03:30"]
     assert out["utc_offset"].to_list()[3:5] == ["+01:00", "+02:00"]
 
 
 def test_export_weekly_one_row_per_day_with_week_counts() -> None:
-    queues = directory(("q1",), media=["voice", "chat"])
+    channels: tuple[Channel, ...] = (("q1", "voice"), ("q1", "chat"))
     window: dict[date, pl.DataFrame | None] = {
-        day: one_busy_interval(day, NY, queues, offered=4, answered=2, abandoned=1) for day in WEEK
+        day: one_busy_interval(day, NY, channels, offered=4, answered=2, abandoned=1) for day in WEEK
     }
     window[WEEK[3]] = None  # Thursday: linear
     del window[WEEK[6]]  # Sunday (the 25-hour day): carried forward
-    daily = daily_week(window, queues=queues)
+    daily = fill(window, WEEK)
     weekly = weekly_kpis(daily, MONDAY)
-    out = export_weekly(daily, weekly, queues, NY)
+    out = export_weekly(daily, weekly, directory("q1"), NY)
     assert out.schema == EXPORT_WEEKLY
     assert out.height == 2 * 7
     voice = out.filter(pl.col("media_type") == "voice")
@@ -216,25 +178,18 @@ def test_export_weekly_one_row_per_day_with_week_counts() -> None:
 
 
 def test_export_weekly_zero_and_unknown_days() -> None:
-    queues = directory()
-    window: dict[date, pl.DataFrame | None] = {WEEK[0]: one_busy_interval(WEEK[0], NY, queues)}
-    window[WEEK[1]] = pl.DataFrame(schema=INTERVAL_KPIS)
-    daily = pl.concat(
-        [
-            fill_day(
-                {},
-                WEEK[2],
-                expected_grid(queues, [WEEK[2]], NY, 30),
-                timezone=NY,
-                interval_minutes=30,
-                now=datetime(2027, 1, 1, tzinfo=UTC),
-                settle_hours=72,
-            ),
-            daily_week(window).filter(pl.col("local_date") < WEEK[2]),
-        ]
+    window: dict[date, pl.DataFrame | None] = {
+        WEEK[0]: one_busy_interval(WEEK[0], NY, VOICE),
+        WEEK[1]: one_busy_interval(WEEK[1], NY, VOICE),
+    }
+    known = fill(window, WEEK[:3])
+    # The third day is estimated without a value on either side: null measures, fill method "none".
+    unknown = known.filter(pl.col("local_date") == WEEK[2]).with_columns(
+        *[pl.lit(None, dtype=pl.Int64).alias(m) for m in KPI_MEASURES], fill_method=pl.lit("none")
     )
+    daily = pl.concat([known.filter(pl.col("local_date") < WEEK[2]), unknown])
     assert daily.schema == DAILY_KPIS
-    out = export_weekly(daily, weekly_kpis(daily, MONDAY), queues, NY)
+    out = export_weekly(daily, weekly_kpis(daily, MONDAY), directory("q1"), NY)
     assert out["offered"].to_list() == [0, 0, None]
     assert out["answer_rate"].to_list() == [None, None, None]
     assert out["fill_method"].to_list() == ["observed", "observed", "none"]

@@ -8,6 +8,9 @@ from typing import TypeVar
 import dagster as dg
 import polars as pl
 
+from genesys_assets.transforms import kpis
+from genesys_assets.transforms.restatement import RESTATED_MEASURES, Restatement
+
 OWNERS = ["team:contact-center-analytics"]
 GENESYS_POOL = "genesys_api"
 
@@ -19,40 +22,33 @@ T = TypeVar("T")
 
 
 def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
-    """Totals an analyst plots over partitions: offered, answered, service level, interpolated share.
-
-    Ratios are recomputed from the summed numerators and denominators, never averaged.
-    """
+    """Totals an analyst plots over partitions: offered, answered, abandoned, the KPI ratios, interpolated
+    share. Ratios come from the summed measures by the rules of `kpis.totals_ratios`, never averaged."""
     if frame.is_empty():
         return {"total_offered": dg.MetadataValue.int(0), "total_answered": dg.MetadataValue.int(0)}
-    sums = frame.select(
-        pl.col("offered").sum(),
-        pl.col("answered").sum(),
-        pl.col("abandoned").sum(),
-        pl.col("handle_count").sum(),
-        pl.col("handle_sum_ms").sum(),
-        pl.col("sl_numerator").sum(),
-        pl.col("sl_denominator").sum(),
-    ).row(0, named=True)
+    sums = frame.select(pl.col("offered").sum(), pl.col("answered").sum(), pl.col("abandoned").sum()).row(
+        0, named=True
+    )
     figures: dict[str, dg.MetadataValue] = {
-        "total_offered": dg.MetadataValue.int(int(sums["offered"] or 0)),
-        "total_answered": dg.MetadataValue.int(int(sums["answered"] or 0)),
-        "total_abandoned": dg.MetadataValue.int(int(sums["abandoned"] or 0)),
+        f"total_{name}": dg.MetadataValue.int(int(value or 0)) for name, value in sums.items()
     }
-    for name, numerator, denominator, scale in (
-        ("service_level", sums["sl_numerator"], sums["sl_denominator"], 1.0),
-        ("answer_rate", sums["answered"], sums["offered"], 1.0),
-        ("abandon_rate", sums["abandoned"], sums["offered"], 1.0),
-        ("aht_s", sums["handle_sum_ms"], sums["handle_count"], 1000.0),
-    ):
-        if denominator:
-            figures[name] = dg.MetadataValue.float(round(float(numerator) / float(denominator) / scale, 6))
+    for name, value in kpis.totals_ratios(frame).items():
+        figures[name] = dg.MetadataValue.float(round(value, 6))
     if "is_interpolated" in frame.columns:
         share = frame.select(pl.col("is_interpolated").cast(pl.Float64).mean()).item()
         figures["interpolated_share"] = dg.MetadataValue.float(round(float(share or 0.0), 6))
     if "is_provisional" in frame.columns:
         figures["provisional_rows"] = dg.MetadataValue.int(int(frame["is_provisional"].sum()))
     return figures
+
+
+def restatement_metadata(change: Restatement | None) -> dict[str, dg.MetadataValue]:
+    """What a re-read changed in a stored partition, as plottable numbers (all 0 when nothing changed)."""
+    deltas = change.deltas if change is not None else dict.fromkeys(RESTATED_MEASURES, 0)
+    return {
+        "restated_rows": dg.MetadataValue.int(change.rows if change is not None else 0),
+        **{f"restated_{name}": dg.MetadataValue.int(delta) for name, delta in deltas.items()},
+    }
 
 
 def record_partition_figures(

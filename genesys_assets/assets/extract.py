@@ -27,10 +27,12 @@ from genesys_assets.transforms.split import split_by_local_date
     tags={"domain": "contact_center"},
 )
 def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) -> dg.Output[pl.DataFrame]:
-    """The routing queue directory: id, name, division, media types, service-level target and created date.
+    """The routing queue directory: id, name, division, each channel's service-level target and the created
+    date.
 
     Read from `GET /api/v2/routing/queues` (all pages). Filtered to `GENESYS_QUEUE_IDS` when that is set.
-    Downstream tables take queue names and the expected grid (which queues existed on a day) from here.
+    Downstream tables take queue names from here. Which channels a queue serves is not read from its
+    `mediaSettings` (every queue carries all five blocks): it comes from traffic.
     """
     with genesys.get_client(context.log) as client:
         queues = client.list_queues(queue_ids=SETTINGS.queue_ids or None)
@@ -59,10 +61,10 @@ def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) 
 def raw_queue_aggregates(
     context: dg.AssetExecutionContext, genesys: GenesysResource
 ) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
-    """Conversation aggregates per queue x media type x interval, one long row per metric.
+    """Conversation aggregates per queue x media type x direction x interval, one long row per metric.
 
-    One query covers every queue (`groupBy: [queueId, mediaType]`) with local-midnight bounds and the org's
-    `timeZone`. A range backfill is one run: the client plans the fewest calls the API limits allow
+    One query covers every queue (`groupBy: [queueId, mediaType, direction]`; with `GENESYS_QUEUE_IDS`, one
+    query per 100 queues) with local-midnight bounds and the org's `timeZone`. A range backfill is one run: the client plans the fewest calls the API limits allow
     (synchronous chunks or async aggregates jobs), fetches the next chunk while the current one is stored,
     and each chunk is split into its local days and written as it arrives. Counts, sums, numerators and
     denominators are kept so every KPI downstream is exact. A day with no activity is an empty partition,
@@ -103,6 +105,7 @@ def raw_queue_aggregates(
                 metrics=AGGREGATE_METRICS,
                 on_progress=report,
                 read_answer=read_answer,
+                combine=pl.concat,
                 in_flight=client.settings.queries_in_flight,
             ):
                 chunk_days = [day for day in days if chunk.first_day <= day <= chunk.last_day]

@@ -7,10 +7,17 @@ import dagster as dg
 import polars as pl
 
 from genesys_assets import checks, gaps
-from genesys_assets.assets.common import GROUP_KPIS, OWNERS, batches, record_partition_figures
-from genesys_assets.io_manager import PartitionBatches, StoredPartitions
+from genesys_assets.assets.common import (
+    GROUP_KPIS,
+    OWNERS,
+    batches,
+    record_partition_figures,
+    restatement_metadata,
+)
+from genesys_assets.io_manager import MissingPartitionError, PartitionBatches, StoredPartitions
 from genesys_assets.partitions import (
     SETTINGS,
+    channel_window_mapping,
     daily_partitions,
     gap_window_mapping,
     partition_days,
@@ -18,7 +25,7 @@ from genesys_assets.partitions import (
     weekly_partitions,
 )
 from genesys_assets.schema import INTERVAL_KPIS
-from genesys_assets.transforms import gapfill, kpis, weekly
+from genesys_assets.transforms import gapfill, kpis, restatement, weekly
 from genesys_assets.transforms.kpis import GRID_SCHEMA
 from genesys_assets.transforms.split import split_by_local_date
 
@@ -29,38 +36,66 @@ from genesys_assets.transforms.split import split_by_local_date
     owners=OWNERS,
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    ins={
+        "raw_queue_aggregates": dg.AssetIn(
+            partition_mapping=channel_window_mapping, metadata={"allow_missing_partitions": True}
+        )
+    },
     check_specs=checks.INTERVAL_CHECKS,
 )
 def queue_interval_kpis(
-    context: dg.AssetExecutionContext,
-    raw_queue_aggregates: StoredPartitions,
-    genesys_queues: pl.DataFrame,
+    context: dg.AssetExecutionContext, raw_queue_aggregates: StoredPartitions
 ) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
-    """Flat KPI table on the full expected grid: every queue that existed that day x its media types x every
-    local interval (46, 48 or 50 half-hours on DST days).
+    """Flat KPI table on the full expected grid: every queue x media type x direction with traffic on the
+    day or in its trailing channel window (`GENESYS_CHANNEL_WINDOW_DAYS`) x every local interval (46, 48 or
+    50 half-hours on DST days).
 
-    Counts and millisecond sums per interval; AHT = handle sum / handle count, answer and abandon rates over
-    offered, service level from Genesys's oServiceLevel. An interval the API omitted had no activity: counts 0,
-    ratios null.
+    Counts and millisecond sums per interval; AHT = handle sum / handle count, average speed of answer =
+    answer sum / answered, answer and abandon rates over offered (no abandon rate for web messaging),
+    service level from Genesys's oServiceLevel. An interval the API omitted had no activity: counts 0,
+    ratios null. A re-read that changes a stored day records what changed on its materialization.
     """
     results = checks.PartitionChecks(context, checks.INTERVAL_CHECKS)
+    restated: list[str] = []
+    days = partition_days(context)
+    absent = [day.isoformat() for day in days if day.isoformat() not in raw_queue_aggregates]
+    if absent:
+        raise MissingPartitionError(
+            f"asset raw_queue_aggregates has no stored partition(s) {', '.join(absent[:10])}. Fix: materialize "
+            "those partitions of raw_queue_aggregates first (e.g. launch a backfill of the daily job)."
+        )
 
     def produce() -> Iterator[dict[str, pl.DataFrame]]:
         # A month of days is transformed in one pass (a few polars queries instead of a few per day), then
         # split into one frame per partition and written before the next month is read.
-        for days in batches(partition_days(context)):
-            raw = raw_queue_aggregates.load(day.isoformat() for day in days)
-            args = (genesys_queues, days, SETTINGS.timezone, SETTINGS.interval_minutes)
-            frames = split_by_local_date(
-                kpis.interval_kpis(pl.concat(list(raw.values())), *args), days, schema=INTERVAL_KPIS
+        for batch in batches(days):
+            keys = [day.isoformat() for day in batch]
+            raw = pl.concat(list(raw_queue_aggregates.load(keys).values()))
+            earlier = raw_queue_aggregates.load(
+                (day.isoformat() for day in kpis.window_days(batch, SETTINGS.channel_window_days)),
+                columns=["local_date", *kpis.CHANNEL_KEYS],
             )
-            grids = split_by_local_date(kpis.expected_grid(*args), days, schema=GRID_SCHEMA)
+            traffic = pl.concat([raw.select("local_date", *kpis.CHANNEL_KEYS), *earlier.values()])
+            pairs = kpis.active_pairs(traffic, batch, SETTINGS.channel_window_days)
+            args = (batch, SETTINGS.timezone, SETTINGS.interval_minutes)
+            frames = split_by_local_date(kpis.interval_kpis(raw, pairs, *args), batch, schema=INTERVAL_KPIS)
+            grids = split_by_local_date(kpis.expected_grid(pairs, *args), batch, schema=GRID_SCHEMA)
             for key, frame in frames.items():
                 results.record(key, checks.interval_rules(frame, grids[key]))
             record_partition_figures(context, frames)
             yield frames
 
-    yield dg.Output(PartitionBatches(produce()))
+    def replaced(key: str, stored: pl.DataFrame, new: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+        change = restatement.restatement(stored, new)
+        if change is not None:
+            restated.append(key)
+            context.log.info(f"Re-read of {key} restated its figures: {change.describe()}.")
+        return restatement_metadata(change)
+
+    def summary() -> dict[str, dg.MetadataValue]:
+        return {"restated_days": dg.MetadataValue.int(len(restated))}
+
+    yield dg.Output(PartitionBatches(produce(), summary, replaced))
     yield from results.events()
 
 
@@ -78,9 +113,7 @@ def queue_interval_kpis(
     check_specs=checks.DAILY_CHECKS,
 )
 def queue_kpis_daily(
-    context: dg.AssetExecutionContext,
-    queue_interval_kpis: StoredPartitions,
-    genesys_queues: pl.DataFrame,
+    context: dg.AssetExecutionContext, queue_interval_kpis: StoredPartitions
 ) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
     """Interval KPIs per local day with gaps filled.
 
@@ -88,7 +121,8 @@ def queue_kpis_daily(
     failed or has not run is a gap: each queue's counts and sums are estimated linearly from the nearest
     observed days before and after within the window, carried from one side when only one exists, and null
     when neither does; `is_interpolated` flags those rows. When the gap is backfilled, the gap-refill sensor
-    re-materializes every day that used an estimate. `is_provisional` marks days still inside the settle window.
+    re-materializes every day that used an estimate. `is_provisional` marks days the daily schedule will
+    still re-read (the last `GENESYS_LOOKBACK_DAYS`), because Genesys may still restate them.
     """
     observed = [date.fromisoformat(key) for key in queue_interval_kpis]
     now = datetime.now(UTC)
@@ -105,11 +139,10 @@ def queue_kpis_daily(
             filled = gapfill.fill_days(
                 window,
                 days,
-                kpis.expected_grid(genesys_queues, days, SETTINGS.timezone, SETTINGS.interval_minutes),
                 timezone=SETTINGS.timezone,
                 interval_minutes=SETTINGS.interval_minutes,
                 now=now,
-                settle_hours=SETTINGS.settle_hours,
+                restatement_days=SETTINGS.lookback_days,
                 window_days=SETTINGS.gap_window_days,
             )
             frames = {day.isoformat(): frame for day, frame in filled.items()}
@@ -127,7 +160,7 @@ def queue_kpis_daily(
     def summary() -> dict[str, dg.MetadataValue]:
         return {
             "gap_days": dg.MetadataValue.int(len(gap_days)),
-            "settle_hours": dg.MetadataValue.int(SETTINGS.settle_hours),
+            "restatement_days": dg.MetadataValue.int(SETTINGS.lookback_days),
         }
 
     yield dg.Output(PartitionBatches(produce(), summary))

@@ -11,7 +11,14 @@ stays quick to import.
 """
 
 from genesys_assets.genesys import errors
-from genesys_assets.genesys.client import GenesysClient, aggregates_body, normalise_percentage, parse_queue
+from genesys_assets.genesys.client import (
+    GenesysClient,
+    aggregates_body,
+    is_too_large,
+    normalise_percentage,
+    parse_queue,
+    queue_batches,
+)
 from genesys_assets.genesys.errors import (
     BadRequest,
     CredentialsRejected,
@@ -61,8 +68,10 @@ __all__ = [
     "UnknownRegion",
     "aggregates_body",
     "errors",
+    "is_too_large",
     "normalise_percentage",
     "parse_queue",
     "plan_fetch",
+    "queue_batches",
     "resolve_hosts",
 ]

@@ -17,11 +17,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
+import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final
 
@@ -29,11 +33,20 @@ import orjson
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from genesys_assets.genesys.auth import TokenManager
-from genesys_assets.genesys.errors import CredentialsRejected, JobFailed, NotFound, UnexpectedResponse
+from genesys_assets.genesys.errors import (
+    BadRequest,
+    CredentialsRejected,
+    GenesysError,
+    JobFailed,
+    NotFound,
+    ServerUnavailable,
+    UnexpectedResponse,
+)
 from genesys_assets.genesys.http import LogLike, Transport, Unauthorized
-from genesys_assets.genesys.planner import plan_fetch
+from genesys_assets.genesys.planner import chunk_days, plan_fetch
 from genesys_assets.genesys.ratelimit import SharedRateLimiter, bucket_key
 from genesys_assets.genesys.records import (
+    MEDIA_TYPES,
     AggregatesChunk,
     AggregatesFetch,
     CallStats,
@@ -44,7 +57,7 @@ from genesys_assets.genesys.records import (
     Queue,
 )
 from genesys_assets.genesys.settings import GenesysSettings
-from genesys_assets.localtime import iso_interval, parse_iso_instant, zone
+from genesys_assets.localtime import days_bounds, iso_interval, parse_iso_instant, zone
 
 QUEUES_PATH: Final = "/api/v2/routing/queues"
 AGGREGATES_QUERY_PATH: Final = "/api/v2/analytics/conversations/aggregates/query"
@@ -56,18 +69,25 @@ QUEUE_PAGE_SIZE: Final = 100
 _QUEUE_IDS_PER_REQUEST: Final = 50
 _MAX_PAGES: Final = 10_000
 JOB_FINAL_STATES: Final = frozenset({"FULFILLED", "FAILED", "CANCELLED", "EXPIRED"})
-GROUP_BY: Final = ("queueId", "mediaType")
+# `direction` is the session's direction, so the inbound and outbound work of one queue (a call into the
+# queue and its completed callback) land on separate rows; `originatingDirection` would file all of a
+# conversation under the direction it started with.
+GROUP_BY: Final = ("queueId", "mediaType", "direction")
+# A 400 whose message says the query is too big (the wording is not documented; these words cover
+# "longer than the maximum", "too many groups", "exceeds the limit").
+# Metrics that show a group's traffic when counting groups: inbound work is offered, outbound work handled.
+_GROUP_PROBE_METRICS: Final = ("nOffered", "tHandle")
+_TOO_LARGE: Final = re.compile(r"too (large|long|big|many)|exceed|maximum|limit", re.IGNORECASE)
 
 # Queue media settings say "call" where analytics says "voice"; the rest share names.
 MEDIA_SETTINGS_TO_ANALYTICS: Final[dict[str, str]] = {"call": "voice"}
-MEDIA_ORDER: Final[tuple[str, ...]] = ("voice", "callback", "chat", "email", "message")
 
 ProgressCallback = Callable[[FetchProgress], None]
 # Reads one aggregates answer's JSON bytes for a chunk (see `GenesysClient.fetch_aggregates`).
 AnswerReader = Callable[[ChunkPlan, bytes], Any]
 _SHRINK_HINT = (
     " A 504 or timeout on an aggregates query often means the query is too big: lower "
-    "max_sync_query_days / max_job_days or use a coarser granularity."
+    "GENESYS_MAX_QUERY_DAYS / GENESYS_MAX_JOB_DAYS or use a coarser GENESYS_GRANULARITY."
 )
 
 
@@ -85,21 +105,14 @@ def parse_queue(entity: Mapping[str, Any]) -> Queue:
     """A `Queue` record from one ``QueueEntityListing`` entity."""
     division = entity.get("division") or {}
     settings = entity.get("mediaSettings") or {}
-    by_media: dict[str, Mapping[str, Any]] = {}
+    service_levels: dict[str, tuple[float | None, int | None]] = {}
     for name, value in settings.items():
-        media = MEDIA_SETTINGS_TO_ANALYTICS.get(name, name)
-        by_media[media] = value if isinstance(value, Mapping) else {}
-    media_types = tuple(sorted(by_media, key=lambda m: (MEDIA_ORDER.index(m) if m in MEDIA_ORDER else 99, m)))
-    target: float | None = None
-    duration: int | None = None
-    for media in media_types:
-        level = by_media[media].get("serviceLevel") or {}
-        candidate = normalise_percentage(level.get("percentage"))
-        if candidate is not None:
-            target = candidate
-            raw_duration = level.get("durationMs")
-            duration = int(raw_duration) if isinstance(raw_duration, int | float) else None
-            break
+        level = (value.get("serviceLevel") if isinstance(value, Mapping) else None) or {}
+        duration = level.get("durationMs")
+        service_levels[MEDIA_SETTINGS_TO_ANALYTICS.get(name, name)] = (
+            normalise_percentage(level.get("percentage")),
+            int(duration) if isinstance(duration, int | float) and not isinstance(duration, bool) else None,
+        )
     created_text = entity.get("dateCreated")
     created: datetime | None = None
     if isinstance(created_text, str) and created_text:
@@ -112,11 +125,13 @@ def parse_queue(entity: Mapping[str, Any]) -> Queue:
         name=str(entity.get("name") or ""),
         division_id=division.get("id"),
         division_name=division.get("name"),
-        media_types=media_types,
-        service_level_target=target,
-        service_level_duration_ms=duration,
+        service_levels=dict(sorted(service_levels.items(), key=lambda item: _media_rank(item[0]))),
         date_created=created,
     )
+
+
+def _media_rank(media: str) -> tuple[int, str]:
+    return (MEDIA_TYPES.index(media) if media in MEDIA_TYPES else len(MEDIA_TYPES), media)
 
 
 def aggregates_body(
@@ -124,18 +139,22 @@ def aggregates_body(
     window_end: datetime,
     *,
     timezone: str,
-    granularity: str,
+    granularity: str | None,
     metrics: Sequence[str],
     queue_ids: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """A ``ConversationAggregationQuery`` over [window_start, window_end) grouped by queue and media type."""
+    """A ``ConversationAggregationQuery`` over [window_start, window_end) grouped by `GROUP_BY`.
+
+    ``queue_ids`` becomes one ``or`` filter of queueId predicates; no granularity makes one bucket.
+    """
     body: dict[str, Any] = {
         "interval": iso_interval(window_start, window_end),
-        "granularity": granularity,
         "timeZone": timezone,
         "groupBy": list(GROUP_BY),
         "metrics": list(metrics),
     }
+    if granularity is not None:
+        body["granularity"] = granularity
     if queue_ids:
         body["filter"] = {
             "type": "or",
@@ -145,6 +164,52 @@ def aggregates_body(
             ],
         }
     return body
+
+
+def queue_batches(queue_ids: Sequence[str], size: int) -> list[list[str]]:
+    """The distinct queue ids in batches of at most ``size`` (one query filter each); [[]] for no filter."""
+    unique = list(dict.fromkeys(queue_ids))
+    return [unique[i : i + size] for i in range(0, len(unique), size)] or [[]]
+
+
+def merge_answers(answers: Sequence[Any]) -> Any:
+    """Parsed aggregates answers of one window (e.g. one per queue batch) as one answer."""
+    if len(answers) == 1:
+        return answers[0]
+    return {"results": [result for answer in answers for result in (answer or {}).get("results") or []]}
+
+
+def is_too_large(error: BadRequest) -> bool:
+    """Whether Genesys refused a query (HTTP 400) because it asks for too much at once."""
+    return error.status == 400 and bool(_TOO_LARGE.search(error.genesys_message or ""))
+
+
+class _AmbiguousSubmission(Exception):
+    """An aggregates job submission failed in a way that does not tell whether Genesys created the job."""
+
+    def __init__(self, cause: GenesysError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class _Query:
+    """What every query of one fetch shares: its timezone, granularity, metrics and answer reader."""
+
+    timezone: str
+    granularity: str
+    metrics: tuple[str, ...]
+    read_answer: AnswerReader | None
+
+    def body(self, part: ChunkPlan, queue_ids: Sequence[str]) -> dict[str, Any]:
+        return aggregates_body(
+            part.window_start,
+            part.window_end,
+            timezone=self.timezone,
+            granularity=self.granularity,
+            metrics=self.metrics,
+            queue_ids=queue_ids or None,
+        )
 
 
 def _fetched_in_order(
@@ -192,6 +257,12 @@ class GenesysClient:
         self._transport = Transport(settings, self._limiter, self.log, self._secrets)
         self._tokens = TokenManager(self._transport, settings, self.hosts.login_url)
         self._closed = False
+        # What Genesys said about query lengths: the shortest it refused as too large (None: none refused) and
+        # the longest it accepted below that; and whether it refused an aggregates job as too large.
+        self._refused_days: int | None = None
+        self._accepted_days = 0
+        self._jobs_refused = False
+        self._lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -249,10 +320,12 @@ class GenesysClient:
         permission: str | None = None,
         hint: str = "",
         decode: Callable[[bytes], Any] = orjson.loads,
+        idempotent: bool = True,
     ) -> Any:
         """One authenticated API call (retried per the transport rules); the parsed JSON answer.
 
-        ``decode`` replaces JSON parsing of a successful body (see `Transport.request`).
+        ``decode`` replaces JSON parsing of a successful body (see `Transport.request`). A request that must
+        not be sent twice (``idempotent=False``) is retried only when it was certainly not processed.
 
         The bearer token is read before every attempt, so retries after long backoffs renew a token that
         is about to expire instead of sending it again. A 401 triggers one token refresh and one more
@@ -271,6 +344,7 @@ class GenesysClient:
                     permission=permission,
                     hint=hint,
                     decode=decode,
+                    idempotent=idempotent,
                 )
             except Unauthorized as exc:
                 if sent:
@@ -367,12 +441,15 @@ class GenesysClient:
         """Submit an aggregates job; its job id."""
         job_body = dict(body)
         job_body["pageSize"] = page_size or self.settings.job_page_size
+        # A submission that may have reached Genesys (a timeout, a 5xx, a dropped answer) is not sent again:
+        # it could create a second job. Only a refusal before processing (429, no connection) is retried.
         answer = self.request(
             "POST",
             AGGREGATES_JOBS_PATH,
             json_body=job_body,
             permission=PERMISSION_AGGREGATES,
             hint=_SHRINK_HINT,
+            idempotent=False,
         )
         job_id = answer.get("jobId") if isinstance(answer, dict) else None
         if not isinstance(job_id, str) or not job_id:
@@ -418,7 +495,7 @@ class GenesysClient:
             reason = status.get("errorMessage") or "no error message"
             raise JobFailed(
                 f"Aggregates job {job_id} ended {state}: {reason}. Submit it again later; if it keeps failing, "
-                "use smaller jobs (max_job_days) or synchronous queries.",
+                "use smaller jobs (GENESYS_MAX_JOB_DAYS) or synchronous queries (GENESYS_FETCH_MODE=sync).",
                 job_id=job_id,
                 state=state,
             )
@@ -450,8 +527,14 @@ class GenesysClient:
             self.request("DELETE", f"{AGGREGATES_JOBS_PATH}/{job_id}", permission=PERMISSION_AGGREGATES)
 
     def run_job(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Submit, wait for and read one aggregates job; the job is deleted if anything fails."""
-        job_id = self.submit_job(body)
+        """Submit, wait for and read one aggregates job; the job is deleted if anything fails.
+
+        A submission that failed after it may have reached Genesys raises `_AmbiguousSubmission`.
+        """
+        try:
+            job_id = self.submit_job(body)
+        except (ServerUnavailable, UnexpectedResponse) as exc:
+            raise _AmbiguousSubmission(exc) from exc
         try:
             self.wait_for_job(job_id)
             return self.job_results(job_id)
@@ -475,12 +558,14 @@ class GenesysClient:
     ) -> FetchPlan:
         """The chunks and mode `fetch_aggregates` would use for local days first_day..last_day.
 
-        When jobs could be cheaper than synchronous queries even at one result page each, the groups a
-        job would page through are counted first (every queue x media type in the queue directory: one
-        listing call per 100 queues), so a large org is not sent through dozens of result pages per job
+        ``mode`` (default: the ``fetch_mode`` setting; ``auto`` plans) forces synchronous queries or jobs.
+        When jobs could be cheaper than synchronous queries even at one result page each, the groups a job
+        would page through are counted first, with one synchronous query of the range's last days in a
+        single bucket (`count_groups`), so a large org is not sent through dozens of result pages per job
         when one synchronous query per week would do.
         """
         zone(timezone)
+        forced = mode or {"auto": None, "sync": "sync", "jobs": "async"}[self.settings.fetch_mode]
 
         def planned(groups: int | None) -> FetchPlan:
             return plan_fetch(
@@ -491,23 +576,43 @@ class GenesysClient:
                 max_job_days=self.settings.max_job_days,
                 job_page_size=self.settings.job_page_size,
                 expected_groups=groups,
-                mode=mode,
+                mode=forced,  # type: ignore[arg-type]
             )
 
         cheapest = planned(None)
-        if mode is not None:
+        if forced is not None or cheapest.mode == "sync":
             return cheapest
-        if cheapest.mode == "sync":
-            return cheapest
-        queues = self.list_queues(queue_ids=queue_ids)
-        groups = sum(len(queue.media_types) for queue in queues)
+        probe_first = max(first_day, last_day - timedelta(days=self.settings.max_sync_query_days - 1))
+        groups = self.count_groups(probe_first, last_day, timezone=timezone, queue_ids=queue_ids)
         chosen = planned(groups)
         self.log.info(
-            f"{len(queues)} queues with {groups} queue x media type groups: {chosen.async_calls} calls as "
-            f"jobs of {self.settings.job_page_size} groups per result page, {chosen.sync_calls} as "
-            f"synchronous queries; using {chosen.mode}."
+            f"{groups} queue x media type x direction groups with traffic in {probe_first}..{last_day}: "
+            f"{chosen.async_calls} calls as jobs of {self.settings.job_page_size} groups per result page, "
+            f"{chosen.sync_calls} as synchronous queries; using {chosen.mode}."
         )
         return chosen
+
+    def count_groups(
+        self,
+        first_day: date,
+        last_day: date,
+        *,
+        timezone: str = "UTC",
+        queue_ids: Sequence[str] | None = None,
+    ) -> int:
+        """Queue x media type x direction groups with traffic in local days first..last (at most
+        ``max_sync_query_days``), from synchronous queries without buckets: one call per queue batch."""
+        start, end = days_bounds(first_day, last_day, timezone)
+        groups: set[tuple[str, ...]] = set()
+        for batch in queue_batches(queue_ids or (), self.settings.max_queue_predicates):
+            body = aggregates_body(
+                start, end, timezone=timezone, granularity=None, metrics=_GROUP_PROBE_METRICS, queue_ids=batch
+            )
+            for result in self.query_aggregates(body).get("results") or []:
+                group = result.get("group") if isinstance(result, Mapping) else None
+                if isinstance(group, Mapping) and all(isinstance(group.get(k), str) for k in GROUP_BY):
+                    groups.add(tuple(group[k] for k in GROUP_BY))
+        return len(groups)
 
     def iter_aggregates(
         self,
@@ -521,6 +626,7 @@ class GenesysClient:
         on_progress: ProgressCallback | None = None,
         mode: FetchMode | None = None,
         read_answer: AnswerReader | None = None,
+        combine: Callable[[Sequence[Any]], Any] = merge_answers,
         in_flight: int = 0,
     ) -> Iterator[AggregatesChunk]:
         """Chunks of `fetch_aggregates` one at a time, in order, so a caller can process and drop each in turn.
@@ -532,7 +638,7 @@ class GenesysClient:
         """
         plan = self.plan(first_day, last_day, timezone=timezone, queue_ids=queue_ids, mode=mode)
         return self._iter_plan(
-            plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer, in_flight
+            plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer, combine, in_flight
         )
 
     def fetch_aggregates(
@@ -547,21 +653,34 @@ class GenesysClient:
         on_progress: ProgressCallback | None = None,
         mode: FetchMode | None = None,
         read_answer: AnswerReader | None = None,
+        combine: Callable[[Sequence[Any]], Any] = merge_answers,
     ) -> AggregatesFetch:
-        """Aggregates per queue x media type for local days first_day..last_day with the fewest calls.
+        """Aggregates per queue x media type x direction for local days first_day..last_day with the fewest
+        calls.
 
         Synchronous chunks of ``max_sync_query_days`` or async jobs of ``max_job_days``, whichever needs
         fewer calls (``mode`` forces one). Each chunk is bounded by local midnights in ``timezone`` and
         queried with that ``timeZone``, so buckets follow local time across DST changes. ``metrics``
         defaults to `schema.AGGREGATE_METRICS`. ``on_progress`` gets a `FetchProgress` after each chunk.
-        ``read_answer(chunk, body)`` turns each answer's JSON bytes into `AggregatesChunk.answer` (default: the parsed object); for a synchronous query it runs inside the retry loop, so it
-        must raise `orjson.JSONDecodeError` for a body that is not JSON. ``calls`` counts every HTTP call
+
+        A chunk may take several queries: one per batch of at most ``max_queue_predicates`` queue ids, and,
+        when Genesys refuses a query as too large (HTTP 400), one per part of the chunk's days, halved until
+        accepted (down to one day; the shorter length is kept for the rest of the fetch). A job whose
+        submission may have been processed but got no answer is not submitted again: its days are fetched
+        with synchronous queries instead.
+
+        ``read_answer(piece, body)`` turns each answer's JSON bytes into an answer (default: the parsed
+        object); for a synchronous query it runs inside the retry loop, so it must raise
+        `orjson.JSONDecodeError` for a body that is not JSON. ``combine`` turns the answers of one chunk into
+        `AggregatesChunk.answer` (default: their results in one answer). ``calls`` counts every HTTP call
         made, token calls included.
         """
         start = self.stats
         plan = self.plan(first_day, last_day, timezone=timezone, queue_ids=queue_ids, mode=mode)
         chunks = list(
-            self._iter_plan(plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer, 0)
+            self._iter_plan(
+                plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer, combine, 0
+            )
         )
         return AggregatesFetch(
             chunks=chunks, calls=self.stats.total_calls - start.total_calls, mode=plan.mode
@@ -576,6 +695,7 @@ class GenesysClient:
         metrics: Sequence[str] | None,
         on_progress: ProgressCallback | None,
         read_answer: AnswerReader | None,
+        combine: Callable[[Sequence[Any]], Any],
         in_flight: int,
     ) -> Iterator[AggregatesChunk]:
         if metrics is None:
@@ -591,9 +711,24 @@ class GenesysClient:
         )
         start = self.stats
 
+        query = _Query(timezone, granularity, tuple(metrics), read_answer)
+
         def fetch(chunk: ChunkPlan) -> AggregatesChunk:
-            return self._fetch_chunk(
-                chunk, plan.mode, timezone, granularity, metrics, queue_list, read_answer
+            answers = [
+                answer
+                for batch in queue_batches(queue_list, self.settings.max_queue_predicates)
+                for answer in (
+                    self._job_answers(chunk, query, batch)
+                    if plan.mode == "async"
+                    else self._sync_answers(chunk, query, batch)
+                )
+            ]
+            return AggregatesChunk(
+                first_day=chunk.first_day,
+                last_day=chunk.last_day,
+                window_start=chunk.window_start,
+                window_end=chunk.window_end,
+                answer=combine(answers),
             )
 
         for done, fetched in enumerate(_fetched_in_order(plan.chunks, fetch, in_flight), start=1):
@@ -612,35 +747,86 @@ class GenesysClient:
                     )
                 )
 
-    def _fetch_chunk(
-        self,
-        chunk: ChunkPlan,
-        mode: FetchMode,
-        timezone: str,
-        granularity: str,
-        metrics: Sequence[str],
-        queue_ids: Sequence[str],
-        read_answer: AnswerReader | None,
-    ) -> AggregatesChunk:
-        body = aggregates_body(
-            chunk.window_start,
-            chunk.window_end,
-            timezone=timezone,
-            granularity=granularity,
-            metrics=metrics,
-            queue_ids=queue_ids or None,
-        )
-        decode = functools.partial(read_answer, chunk) if read_answer is not None else None
-        if mode == "sync":
+    def _query_days(self, days: int) -> int:
+        """The longest query to send for ``days`` days: after a refusal, the longest length accepted below the
+        shortest refused one (half the refused one until a shorter query was accepted)."""
+        limit = min(days, self.settings.max_sync_query_days)
+        with self._lock:
+            if self._refused_days is None:
+                return limit
+            below = self._accepted_days or math.ceil(self._refused_days / 2)
+            return max(1, min(limit, below, self._refused_days - 1))
+
+    def _sync_answers(self, chunk: ChunkPlan, query: _Query, batch: Sequence[str]) -> list[Any]:
+        """The answers of the chunk's days for one queue batch, in as many synchronous queries as Genesys
+        takes: parts no longer than `_query_days`, halved again when refused."""
+        limit = self._query_days(chunk.days)
+        answers: list[Any] = []
+        for part in chunk_days(chunk.first_day, chunk.last_day, limit, query.timezone):
+            answers.extend(self._query_part(part, query, batch))
+        return answers
+
+    def _query_part(self, part: ChunkPlan, query: _Query, batch: Sequence[str]) -> list[Any]:
+        body = query.body(part, batch)
+        decode = functools.partial(query.read_answer, part) if query.read_answer is not None else None
+        try:
             answer = self.query_aggregates(body, decode=decode)
-        else:
-            # Job pages are parsed for their cursors; their results are read as one answer.
-            results = self.run_job(body)
-            answer = {"results": results} if decode is None else decode(orjson.dumps({"results": results}))
-        return AggregatesChunk(
-            first_day=chunk.first_day,
-            last_day=chunk.last_day,
-            window_start=chunk.window_start,
-            window_end=chunk.window_end,
-            answer=answer,
-        )
+        except BadRequest as exc:
+            if not is_too_large(exc):
+                raise
+            with self._lock:
+                self._refused_days = min(self._refused_days or part.days, part.days)
+                if self._accepted_days >= self._refused_days:
+                    self._accepted_days = 0
+            if part.days == 1:
+                raise BadRequest(
+                    f"Genesys refused the aggregates query for the single day {part.first_day} as too large: "
+                    f"{exc.genesys_message}. Query fewer queues at once (GENESYS_MAX_QUEUE_PREDICATES, "
+                    "GENESYS_QUEUE_IDS) or a coarser GENESYS_GRANULARITY.",
+                    genesys_message=exc.genesys_message,
+                    code=exc.code,
+                    status=exc.status,
+                    correlation_id=exc.correlation_id,
+                ) from None
+            halves = chunk_days(part.first_day, part.last_day, math.ceil(part.days / 2), query.timezone)
+            self.log.warning(
+                f"Genesys refused the aggregates query for {part.first_day}..{part.last_day} ({part.days} "
+                f"days) as too large ({exc.genesys_message}); querying "
+                + " and ".join(f"{h.first_day}..{h.last_day}" for h in halves)
+                + f" instead, and fewer than {part.days} days per query from now on."
+            )
+            return [answer for half in halves for answer in self._query_part(half, query, batch)]
+        with self._lock:
+            if self._refused_days is not None and self._accepted_days < part.days < self._refused_days:
+                self._accepted_days = part.days
+        return [answer]
+
+    def _job_answers(self, chunk: ChunkPlan, query: _Query, batch: Sequence[str]) -> list[Any]:
+        """The answer of the chunk's days for one queue batch from an aggregates job, or from synchronous
+        queries when Genesys refused a job as too large (this one or an earlier one) or the job may have been
+        created without an answer saying so."""
+        if self._jobs_refused:
+            return self._sync_answers(chunk, query, batch)
+        try:
+            results = self.run_job(query.body(chunk, batch))
+        except BadRequest as exc:
+            if not is_too_large(exc):
+                raise
+            self._jobs_refused = True
+            self.log.warning(
+                f"Genesys refused the aggregates job for {chunk.first_day}..{chunk.last_day} as too large "
+                f"({exc.genesys_message}); fetching these days and the rest of the range with synchronous "
+                "queries instead (set GENESYS_MAX_JOB_DAYS lower to keep using jobs)."
+            )
+            return self._sync_answers(chunk, query, batch)
+        except _AmbiguousSubmission as exc:
+            self.log.warning(
+                f"Submitting the aggregates job for {chunk.first_day}..{chunk.last_day} failed after it may "
+                f"have reached Genesys ({exc.cause}); it is not submitted again, so no job is created twice: "
+                "fetching these days with synchronous queries instead."
+            )
+            return self._sync_answers(chunk, query, batch)
+        if query.read_answer is None:
+            return [{"results": results}]
+        # Job pages are parsed for their cursors; their results are read as one answer.
+        return [query.read_answer(chunk, orjson.dumps({"results": results}))]

@@ -25,14 +25,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import httpx
 import orjson
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     stop_before_delay,
     wait_exponential_jitter,
@@ -81,6 +81,10 @@ class Unauthorized(GenesysError):
     def __init__(self, message: str, *, code: str | None, correlation_id: str | None) -> None:
         self.code = code
         super().__init__(message, status=401, correlation_id=correlation_id)
+
+
+# Faults after which a request was certainly not processed, so even a non-idempotent one may be sent again.
+_UNPROCESSED: Final = frozenset({"429", "connect"})
 
 
 class _Retryable(Exception):
@@ -192,8 +196,13 @@ class Transport:
         permission: str | None = None,
         hint: str = "",
         decode: Callable[[bytes], Any] = orjson.loads,
+        idempotent: bool = True,
     ) -> ApiResponse:
         """Send one logical request with retries; return its parsed answer or raise a `GenesysError`.
+
+        A request that must not be processed twice (``idempotent=False``, e.g. creating an aggregates job) is
+        retried only after answers that prove it was not processed: 429, or no connection at all. A timeout,
+        a 5xx or a broken answer ends it at once.
 
         ``permission`` names the permission the route needs (used when a 403 body does not name it);
         ``hint`` is appended to server-error messages (e.g. how to shrink an aggregates query).
@@ -212,8 +221,9 @@ class Transport:
         what = f"{method} {httpx.URL(url).path}"
 
         def attempt() -> ApiResponse:
-            attempt_headers = {**all_headers, **headers_factory()} if headers_factory else all_headers
             self.limiter.acquire()
+            # After the wait for the bucket, so a token read here is not left to expire during that wait.
+            attempt_headers = {**all_headers, **headers_factory()} if headers_factory else all_headers
             self.counters.add("token_calls" if kind == "token" else "api_calls")
             try:
                 response = self.http.request(
@@ -225,6 +235,17 @@ class Transport:
                     data=form,
                     auth=auth,
                 )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise _Retryable(
+                    "connect",
+                    ServerUnavailable(
+                        self.redact(
+                            f"{what} could not be sent: {type(exc).__name__}: {exc}. Check that "
+                            f"{httpx.URL(url).host} is reachable (GENESYS_REGION / GENESYS_API_URL / "
+                            "GENESYS_LOGIN_URL, proxy, firewall) or retry later."
+                        )
+                    ),
+                ) from None
             except httpx.TimeoutException as exc:
                 raise _Retryable(
                     "timeout",
@@ -250,8 +271,11 @@ class Transport:
                 response, kind=kind, what=what, permission=permission, hint=hint, decode=decode
             )
 
+        def retryable(exc: BaseException) -> bool:
+            return isinstance(exc, _Retryable) and (idempotent or exc.kind in _UNPROCESSED)
+
         retrying = Retrying(
-            retry=retry_if_exception_type(_Retryable),
+            retry=retry_if_exception(retryable),
             stop=stop_after_attempt(self.settings.max_attempts)
             | stop_before_delay(self.settings.max_retry_seconds),
             wait=self._wait,
@@ -269,6 +293,8 @@ class Transport:
             budget = (
                 f" Gave up after {attempts} attempt(s) in {elapsed:.1f} s (max_attempts="
                 f"{self.settings.max_attempts}, max_retry_seconds={self.settings.max_retry_seconds:g})."
+                if retryable(exc)
+                else " Not retried: the request may have been processed, and sending it again could repeat it."
             )
             raise type(final)(
                 self.redact(

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 FetchMode = Literal["sync", "async"]
+
+# Media types of the analytics API a queue can serve, in display order, and the conversation directions the
+# aggregates are split by (the `direction` dimension of a session).
+MEDIA_TYPES: Final[tuple[str, ...]] = ("voice", "callback", "chat", "email", "message")
+DIRECTIONS: Final[tuple[str, ...]] = ("inbound", "outbound")
 
 
 @dataclass(frozen=True)
 class Queue:
     """One routing queue as the pipeline uses it (the `genesys_queues` directory row).
 
-    ``media_types`` uses analytics names (``voice``, not the queue settings' ``call``).
-    ``service_level_target`` is a fraction 0..1 (Genesys may store 80 or 0.8) taken from the voice channel,
-    or from the first channel that has one; ``service_level_duration_ms`` is the matching threshold.
+    ``service_levels`` maps each media settings block to (target as a fraction 0..1, threshold in ms), keyed
+    by analytics media type (``voice``, not the queue settings' ``call``); either value is None when unset
+    or unusable. Every queue carries all five blocks, whatever channels it serves, so they say nothing about
+    the channels: those come from traffic.
     """
 
     id: str
     name: str
     division_id: str | None
     division_name: str | None
-    media_types: tuple[str, ...]
-    service_level_target: float | None
-    service_level_duration_ms: int | None
+    service_levels: dict[str, tuple[float | None, int | None]]
     date_created: datetime | None
 
 

@@ -42,10 +42,20 @@ class GenesysResource(dg.ConfigurableResource):
     timeout_s: float = Field(default=30.0, description="Per-request timeout in seconds.")
     max_attempts: int = Field(default=6, description="Attempts per request for 429, 5xx and network faults.")
     max_retry_seconds: float = Field(default=120.0, description="Longest time spent retrying one request.")
-    max_sync_query_days: int = Field(default=7, description="Longest synchronous aggregates query, in days.")
-    max_job_days: int = Field(default=31, description="Longest asynchronous aggregates job, in days.")
+    max_sync_query_days: int = Field(
+        default=7, description="Longest synchronous aggregates query, in days. GENESYS_MAX_QUERY_DAYS."
+    )
+    max_job_days: int = Field(
+        default=31, description="Longest asynchronous aggregates job, in days. GENESYS_MAX_JOB_DAYS."
+    )
     queries_in_flight: int = Field(
         default=2, description="Aggregates queries of a range in flight at once. GENESYS_QUERIES_IN_FLIGHT."
+    )
+    fetch_mode: str = Field(
+        default="auto", description="auto, sync or jobs: how ranges are fetched. GENESYS_FETCH_MODE."
+    )
+    max_queue_predicates: int = Field(
+        default=100, description="Most queue ids in one query's filter. GENESYS_MAX_QUEUE_PREDICATES."
     )
 
     def settings(self) -> GenesysSettings:
@@ -65,6 +75,8 @@ class GenesysResource(dg.ConfigurableResource):
             max_sync_query_days=self.max_sync_query_days,
             max_job_days=self.max_job_days,
             queries_in_flight=self.queries_in_flight,
+            fetch_mode=self.fetch_mode,  # type: ignore[arg-type]
+            max_queue_predicates=self.max_queue_predicates,
         )
 
     def get_client(self, log: LogLike | Any | None = None) -> GenesysClient:

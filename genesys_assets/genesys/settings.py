@@ -10,10 +10,12 @@ import os
 import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Final, Literal
 
 from genesys_assets.genesys.regions import DEFAULT_REGION, Hosts, resolve_hosts
 
 RATE_LIMIT_DIR_ENV = "GENESYS_RATE_LIMIT_DIR"
+FETCH_MODES: Final = ("auto", "sync", "jobs")
 
 
 @dataclass(frozen=True, repr=False)
@@ -31,6 +33,9 @@ class GenesysSettings:
       of one asynchronous aggregates job; ``job_page_size`` groups per job result page.
     * ``queries_in_flight``: aggregates chunks of a range fetched ahead, at once, while the last is stored
       (Genesys suggests at most 2-3 analytics queries in flight per client).
+    * ``fetch_mode``: ``auto`` (synchronous queries or jobs, whichever takes fewer calls), ``sync`` or ``jobs``.
+    * ``max_queue_predicates``: most queueId predicates in one query's filter (Genesys caps similar filters
+      at 100); a longer queue list takes one query per batch.
     * ``job_poll_initial_s`` / ``job_poll_max_s`` / ``job_timeout_s``: job polling backoff and deadline.
     * ``token_refresh_margin_s``: renew the token this long before it expires (at most 10 % of its life).
     """
@@ -51,6 +56,8 @@ class GenesysSettings:
     max_job_days: int = 31
     job_page_size: int = 25
     queries_in_flight: int = 2
+    fetch_mode: Literal["auto", "sync", "jobs"] = "auto"
+    max_queue_predicates: int = 100
     job_poll_initial_s: float = 2.0
     job_poll_max_s: float = 30.0
     job_timeout_s: float = 1800.0
@@ -82,10 +89,13 @@ class GenesysSettings:
             "max_job_days": self.max_job_days,
             "job_page_size": self.job_page_size,
             "queries_in_flight": self.queries_in_flight,
+            "max_queue_predicates": self.max_queue_predicates,
         }
         for name, value in at_least_one.items():
             if int(value) != value or value < 1:
                 raise ValueError(f"{name}={value!r} must be a whole number of at least 1.")
+        if self.fetch_mode not in FETCH_MODES:
+            raise ValueError(f"fetch_mode={self.fetch_mode!r} is not one of {', '.join(FETCH_MODES)}.")
         if self.token_refresh_margin_s < 0:
             raise ValueError(f"token_refresh_margin_s={self.token_refresh_margin_s!r} must not be negative.")
         self.hosts()  # fail early on an unknown region or a malformed URL

@@ -24,6 +24,9 @@ import numpy as np
 import orjson
 
 from genesys_assets.sandbox.generator import (
+    DIRECTION_INBOUND,
+    DIRECTION_OUTBOUND,
+    DIRECTIONS,
     MEDIA_TYPES,
     OUTCOME_ABANDONED,
     OUTCOME_ANSWERED,
@@ -32,24 +35,34 @@ from genesys_assets.sandbox.generator import (
     SandboxOrg,
     iso_ms,
 )
-from genesys_assets.sandbox.query import SUPPORTED_METRICS, AggregateQuery
+from genesys_assets.sandbox.query import SUPPORTED_METRICS, AggregateQuery, Target
 
 _M = len(MEDIA_TYPES)
+_D = len(DIRECTIONS)
+
+
+def _inbound(selector: Callable[[DayData], np.ndarray]) -> Callable[[DayData], np.ndarray]:
+    return lambda d: selector(d) & (d.direction == DIRECTION_INBOUND)
+
 
 # metric -> (kind, event-time column, value column or None, selector over the conversations)
-# kind "t": count/sum/min/max; "n": count; "o": service level (derived).
+# kind "t": count/sum/min/max; "n": count; "o": service level (derived). Queue metrics (offered, answered,
+# abandoned, flow-outs, waits, service level) belong to inbound conversations; the work metrics to both
+# directions; nOutbound and tDialing to outbound calls.
 _Selector = Callable[[DayData], np.ndarray]
 METRIC_SOURCES: Final[dict[str, tuple[str, str, str | None, _Selector]]] = {
-    "nOffered": ("n", "offered", None, lambda d: np.ones(len(d), dtype=bool)),
-    "tAnswered": ("t", "wait_end", "wait", lambda d: d.outcome == OUTCOME_ANSWERED),
-    "tAbandon": ("t", "wait_end", "wait", lambda d: d.outcome == OUTCOME_ABANDONED),
-    "tFlowOut": ("t", "wait_end", "wait", lambda d: d.outcome == OUTCOME_FLOW_OUT),
-    "tWait": ("t", "wait_end", "wait", lambda d: np.ones(len(d), dtype=bool)),
+    "nOffered": ("n", "offered", None, _inbound(lambda d: np.ones(len(d), dtype=bool))),
+    "tAnswered": ("t", "wait_end", "wait", _inbound(lambda d: d.outcome == OUTCOME_ANSWERED)),
+    "tAbandon": ("t", "wait_end", "wait", _inbound(lambda d: d.outcome == OUTCOME_ABANDONED)),
+    "tFlowOut": ("t", "wait_end", "wait", _inbound(lambda d: d.outcome == OUTCOME_FLOW_OUT)),
+    "tWait": ("t", "wait_end", "wait", _inbound(lambda d: np.ones(len(d), dtype=bool))),
     "tTalkComplete": ("t", "talk_end", "talk", lambda d: d.outcome == OUTCOME_ANSWERED),
     "tHeldComplete": ("t", "hold_end", "hold", lambda d: (d.outcome == OUTCOME_ANSWERED) & (d.hold > 0)),
     "tAcw": ("t", "acw_end", "acw", lambda d: d.outcome == OUTCOME_ANSWERED),
     "tHandle": ("t", "acw_end", "handle", lambda d: d.outcome == OUTCOME_ANSWERED),
-    "nOverSla": ("n", "wait_end", None, lambda d: d.over_sla),
+    "nOverSla": ("n", "wait_end", None, _inbound(lambda d: d.over_sla)),
+    "nOutbound": ("n", "offered", None, lambda d: d.direction == DIRECTION_OUTBOUND),
+    "tDialing": ("t", "wait_end", "dialing", lambda d: d.direction == DIRECTION_OUTBOUND),
 }
 
 
@@ -100,13 +113,62 @@ def local_days_touched(start_ms: int, end_ms: int, timezone: str) -> tuple[date,
     return first, last
 
 
-def pair_mask(org: SandboxOrg, query: AggregateQuery) -> np.ndarray:
-    """bool [queues, media types]: the (queue, media type) pairs the query's filter selects."""
-    mask = np.zeros((len(org.queues), _M), dtype=bool)
+def group_mask(org: SandboxOrg, query: AggregateQuery) -> np.ndarray:
+    """bool [queues, media types, directions]: the groups the query's filter selects."""
+    mask = np.zeros((len(org.queues), _M, _D), dtype=bool)
     for queue in org.queues:
         for j, media in enumerate(MEDIA_TYPES):
-            mask[queue.index, j] = query.selects(queue.id, media, queue.division_id)
+            for k, direction in enumerate(DIRECTIONS):
+                mask[queue.index, j, k] = query.selects(Target(queue.id, media, queue.division_id, direction))
     return mask
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """Which of queue, media type and direction a query groups by; a group id is
+    ``(queue * media_groups + media) * direction_groups + direction`` over the dimensions grouped by."""
+
+    by_queue: bool
+    by_media: bool
+    by_direction: bool
+    queues: int
+
+    @staticmethod
+    def of(query: AggregateQuery, queues: int) -> Grouping:
+        dims = set(query.group_by)
+        by_direction = bool(dims & {"direction", "originatingDirection"})
+        return Grouping("queueId" in dims, "mediaType" in dims, by_direction, queues)
+
+    @property
+    def media_groups(self) -> int:
+        return _M if self.by_media else 1
+
+    @property
+    def direction_groups(self) -> int:
+        return _D if self.by_direction else 1
+
+    @property
+    def count(self) -> int:
+        return (self.queues if self.by_queue else 1) * self.media_groups * self.direction_groups
+
+    def ids(self, queue: np.ndarray, media: np.ndarray, direction: np.ndarray) -> np.ndarray:
+        q = queue.astype(np.int64) if self.by_queue else np.zeros_like(queue, dtype=np.int64)
+        m = media.astype(np.int64) if self.by_media else np.zeros_like(media, dtype=np.int64)
+        d = direction.astype(np.int64) if self.by_direction else np.zeros_like(direction, dtype=np.int64)
+        return (q * self.media_groups + m) * self.direction_groups + d
+
+    def group_dict(self, org: SandboxOrg, group: int, query: AggregateQuery) -> dict[str, str]:
+        rest, d = divmod(group, self.direction_groups)
+        q, m = divmod(rest, self.media_groups)
+        out: dict[str, str] = {}
+        if self.by_queue:
+            out["queueId"] = org.queues[q].id
+        if self.by_media:
+            out["mediaType"] = MEDIA_TYPES[m]
+        for name in ("direction", "originatingDirection"):
+            if name in query.group_by:
+                out[name] = DIRECTIONS[d]
+        return out
 
 
 @dataclass(frozen=True)
@@ -121,9 +183,7 @@ class AggregateTables:
     query: AggregateQuery
     tables: tuple[tuple[int, str, _Rows], ...]
     n_buckets: int
-    by_queue: bool
-    by_media: bool
-    media_groups: int
+    grouping: Grouping
     float_stats: bool
 
     def group_ids(self) -> list[int]:
@@ -142,16 +202,7 @@ class AggregateTables:
             lo, hi = groups[0] * self.n_buckets, (groups[-1] + 1) * self.n_buckets
             tables = [(k, kind, _slice_rows(rows, lo, hi)) for k, kind, rows in tables]
         with _gc_paused():
-            return _render(
-                self.org,
-                self.query,
-                tables,
-                self.n_buckets,
-                self.by_queue,
-                self.by_media,
-                self.media_groups,
-                self.float_stats,
-            )
+            return _render(self.org, self.query, tables, self.n_buckets, self.grouping, self.float_stats)
 
     def render_json(self, groups: list[int] | None = None, *, chunk_groups: int = 16) -> bytes:
         """The ConversationAggregateQueryResponse as JSON bytes (orjson), rendered a few groups at a time.
@@ -184,11 +235,9 @@ def aggregate(org: SandboxOrg, query: AggregateQuery, *, float_stats: bool = Fal
 
 def compute(org: SandboxOrg, query: AggregateQuery, *, float_stats: bool = False) -> AggregateTables:
     """Summaries per metric and non-empty cell (group x bucket) of the query over the org's conversations."""
-    by_queue = "queueId" in query.group_by
-    by_media = "mediaType" in query.group_by
-    media_groups = _M if by_media else 1
+    grouping = Grouping.of(query, len(org.queues))
     n_buckets = len(query.edges) - 1
-    empty = AggregateTables(org, query, (), n_buckets, by_queue, by_media, media_groups, float_stats)
+    empty = AggregateTables(org, query, (), n_buckets, grouping, float_stats)
     if not org.queues:
         return empty
     first, last = local_days_touched(query.start_ms, query.end_ms, org.timezone)
@@ -196,22 +245,18 @@ def compute(org: SandboxOrg, query: AggregateQuery, *, float_stats: bool = False
     data = org.days(first - timedelta(days=1), last)
     if len(data) == 0:
         return empty
-    selected = pair_mask(org, query)
+    selected = group_mask(org, query)
     edges = query.edges
-    n_groups = (len(org.queues) if by_queue else 1) * media_groups
-    gid_all = (data.queue.astype(np.int64) if by_queue else 0) * media_groups + (
-        data.media.astype(np.int64) if by_media else 0
-    )
-    in_filter = selected[data.queue, data.media]
-    group_target = _group_targets(org, selected, by_queue, by_media, n_groups)
+    gid_all = grouping.ids(data.queue, data.media, data.direction)
+    in_filter = selected[data.queue, data.media, data.direction]
+    group_target = _group_targets(org, selected, grouping)
 
     def cells_of(metric: str) -> tuple[np.ndarray, np.ndarray | None]:
         _, time_col, value_col, selector = METRIC_SOURCES[metric]
         times = getattr(data, time_col)
         mask = in_filter & selector(data) & (times >= query.start_ms) & (times < query.end_ms)
         bucket = np.searchsorted(edges, times[mask], side="right") - 1
-        gid = gid_all[mask] if isinstance(gid_all, np.ndarray) else np.zeros(bucket.size, dtype=np.int64)
-        cells = gid * n_buckets + bucket
+        cells = gid_all[mask] * n_buckets + bucket
         values = getattr(data, value_col)[mask] if value_col else None
         return cells, values
 
@@ -228,29 +273,20 @@ def compute(org: SandboxOrg, query: AggregateQuery, *, float_stats: bool = False
             cells, values = cells_of(metric)
             tables.append((k, kind, _summarise(cells, values)))
     return AggregateTables(
-        org,
-        query,
-        tuple(t for t in tables if t[2].cell.size),
-        n_buckets,
-        by_queue,
-        by_media,
-        media_groups,
-        float_stats,
+        org, query, tuple(t for t in tables if t[2].cell.size), n_buckets, grouping, float_stats
     )
 
 
-def _group_targets(
-    org: SandboxOrg, selected: np.ndarray, by_queue: bool, by_media: bool, n_groups: int
-) -> np.ndarray:
-    """Service-level target (fraction) of each group: the queue's own, or the mean over a roll-up."""
-    q_idx, m_idx = np.meshgrid(np.arange(len(org.queues)), np.arange(_M), indexing="ij")
-    media_groups = _M if by_media else 1
-    gid = (q_idx if by_queue else 0) * media_groups + (m_idx if by_media else 0)
-    weight = (selected & org.has_media).astype(float)
-    gid = np.broadcast_to(gid, weight.shape).ravel()
-    total = np.bincount(gid, weights=(org.sl_target * weight).ravel(), minlength=n_groups)
-    n = np.bincount(gid, weights=weight.ravel(), minlength=n_groups)
-    return np.divide(total, n, out=np.zeros(n_groups), where=n > 0)
+def _group_targets(org: SandboxOrg, selected: np.ndarray, grouping: Grouping) -> np.ndarray:
+    """Service-level target (fraction) of each group: the queue's own for the channel, or the mean over the
+    channels a roll-up covers."""
+    q_idx, m_idx, d_idx = np.meshgrid(np.arange(len(org.queues)), np.arange(_M), np.arange(_D), indexing="ij")
+    gid = grouping.ids(q_idx, m_idx, d_idx).ravel()
+    weight = (selected & org.has_media[:, :, None]).astype(float)
+    targets = np.broadcast_to(org.sl_target[:, :, None], weight.shape)
+    total = np.bincount(gid, weights=(targets * weight).ravel(), minlength=grouping.count)
+    n = np.bincount(gid, weights=weight.ravel(), minlength=grouping.count)
+    return np.divide(total, n, out=np.zeros(grouping.count), where=n > 0)
 
 
 def _summarise(cells: np.ndarray, values: np.ndarray | None) -> _Rows:
@@ -293,9 +329,7 @@ def _render(
     query: AggregateQuery,
     tables: list[tuple[int, str, _Rows]],
     n_buckets: int,
-    by_queue: bool,
-    by_media: bool,
-    media_groups: int,
+    grouping: Grouping,
     float_stats: bool,
 ) -> list[dict[str, Any]]:
     """Nest the per-metric rows into results[group].data[bucket].metrics[] (metrics in requested order).
@@ -351,23 +385,11 @@ def _render(
     group_starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
     group_ends = np.append(group_starts[1:], groups.size)
     return [
-        {"group": _group_dict(org, g, by_queue, by_media, media_groups), "data": data[s:e]}
+        {"group": grouping.group_dict(org, g, query), "data": data[s:e]}
         for g, s, e in zip(
             groups[group_starts].tolist(), group_starts.tolist(), group_ends.tolist(), strict=True
         )
     ]
-
-
-def _group_dict(
-    org: SandboxOrg, group: int, by_queue: bool, by_media: bool, media_groups: int
-) -> dict[str, str]:
-    q, m = divmod(group, media_groups)
-    out: dict[str, str] = {}
-    if by_queue:
-        out["queueId"] = org.queues[q].id
-    if by_media:
-        out["mediaType"] = MEDIA_TYPES[m]
-    return out
 
 
 def response_body(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -453,7 +475,7 @@ __all__ = [
     "aggregate",
     "apply_mutation",
     "compute",
+    "group_mask",
     "local_days_touched",
-    "pair_mask",
     "response_body",
 ]

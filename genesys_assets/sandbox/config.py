@@ -12,9 +12,9 @@ permissions, limits) take effect on the next request.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -72,6 +72,16 @@ def _as_date(name: str, value: Any) -> date:
         raise ConfigError(f"{name}: {value!r} is not an ISO date (YYYY-MM-DD).") from None
 
 
+def _as_instant(name: str, value: Any) -> datetime:
+    try:
+        instant = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not an ISO instant (YYYY-MM-DDTHH:MM:SSZ).") from None
+    if instant.tzinfo is None:
+        raise ConfigError(f"{name}: {value!r} has no UTC offset; add Z or +HH:MM.")
+    return instant
+
+
 def _as_dates(name: str, values: Any) -> frozenset[date]:
     if values is None:
         return frozenset()
@@ -97,6 +107,10 @@ class SandboxConfig:
         quiet_queues: queues (index or id) that never have activity; they still appear in the listing.
         restated_days: local day -> version salt; a non-zero salt regenerates that day's conversations,
             as when Genesys restates recent data.
+        restatement_delay_days: a restatement shows only this many days after its day's end (on `clock`),
+            as Genesys's reprocessing starts at least two days after, and can take longer.
+        clock: the org's "now" for delayed restatements (None = the real time).
+        outbound_queue_share: share of the voice queues that also place outbound calls.
         sl_percentage_scale: 1.0 sends mediaSettings serviceLevel.percentage as a fraction (0.8),
             100.0 as a percentage (80.0). oServiceLevel.target is always a fraction.
         float_stats: send sums, mins, maxes and service-level numbers as floats (1234.0), as the real API
@@ -118,6 +132,8 @@ class SandboxConfig:
         outage_days: local days whose queries and jobs answer 503 service.unavailable until removed.
         max_query_days: longest synchronous query interval in days (400 bad.request past it).
         max_job_days: longest async job interval in days.
+        max_predicates: most predicates in one query's filter (400 bad.request past it).
+        max_answer_entries: most metric entries in one synchronous answer or job (400 past it; None: no cap).
         job_page_size: most groups per async results page (a smaller pageSize in the job body wins).
         job_polls: status polls that answer QUEUED/PENDING before a job is FULFILLED.
         job_ttl_s: seconds after submission when a job expires.
@@ -136,6 +152,9 @@ class SandboxConfig:
     quiet_days: frozenset[date] = frozenset()
     quiet_queues: tuple[int | str, ...] = ()
     restated_days: Mapping[date, int] = field(default_factory=dict)
+    restatement_delay_days: float = 0.0
+    clock: datetime | None = None
+    outbound_queue_share: float = 0.4
     sl_percentage_scale: float = 1.0
     float_stats: bool = False
 
@@ -155,6 +174,8 @@ class SandboxConfig:
     outage_days: frozenset[date] = frozenset()
     max_query_days: int = 7
     max_job_days: int = 31
+    max_predicates: int = 100
+    max_answer_entries: int | None = None
     job_page_size: int = 50
     job_polls: int = 1
     job_ttl_s: float = 3600.0
@@ -174,6 +195,8 @@ class SandboxConfig:
             {_as_date("restated_days", k): int(v) for k, v in dict(self.restated_days or {}).items()},
         )
         coerce(self, "quiet_queues", tuple(self.quiet_queues or ()))
+        if self.clock is not None and not isinstance(self.clock, datetime):
+            coerce(self, "clock", _as_instant("clock", self.clock))
         coerce(self, "permissions", tuple(self.permissions or ()))
         coerce(self, "fault_script", tuple(self.fault_script or ()))
         coerce(self, "fault_rates", {str(k): float(v) for k, v in dict(self.fault_rates or {}).items()})
@@ -192,6 +215,12 @@ class SandboxConfig:
             raise ConfigError("conversations_per_queue_day must be >= 0.")
         if not 0 <= self.new_queue_share <= 1:
             raise ConfigError("new_queue_share must be between 0 and 1.")
+        if not 0 <= self.outbound_queue_share <= 1:
+            raise ConfigError("outbound_queue_share must be between 0 and 1.")
+        if self.restatement_delay_days < 0:
+            raise ConfigError("restatement_delay_days must be >= 0.")
+        if self.max_answer_entries is not None and self.max_answer_entries < 1:
+            raise ConfigError("max_answer_entries must be >= 1 (or None for no cap).")
         unknown = sorted(set(self.fault_rates) - set(FAULT_KINDS))
         if unknown:
             raise ConfigError(f"fault_rates has unknown kinds {unknown}; known: {list(FAULT_KINDS)}.")
@@ -207,7 +236,14 @@ class SandboxConfig:
             raise ConfigError("burst must be >= 1.")
         if self.auth_error_status not in (400, 401):
             raise ConfigError("auth_error_status must be 400 or 401.")
-        for name in ("max_query_days", "max_job_days", "job_page_size", "max_queue_page_size", "cache_days"):
+        for name in (
+            "max_query_days",
+            "max_job_days",
+            "max_predicates",
+            "job_page_size",
+            "max_queue_page_size",
+            "cache_days",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1.")
         if self.job_polls < 0 or self.token_lifetime_s <= 0 or self.job_ttl_s <= 0:
@@ -242,6 +278,9 @@ class SandboxConfig:
             tuple(sorted(self.quiet_days)),
             self.quiet_queues,
             tuple(sorted(self.restated_days.items())),
+            self.restatement_delay_days,
+            self.clock,
+            self.outbound_queue_share,
             self.sl_percentage_scale,
         )
 
@@ -250,7 +289,7 @@ class SandboxConfig:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, date):
+            if isinstance(value, date | datetime):
                 value = value.isoformat()
             elif isinstance(value, frozenset):
                 value = sorted(d.isoformat() for d in value)
@@ -292,8 +331,3 @@ def parse_fault_rates(text: str) -> dict[str, float]:
         except ValueError:
             raise ConfigError(f"fault rate {part!r} is not KIND=SHARE.") from None
     return rates
-
-
-def dates_from(values: Iterable[Any]) -> frozenset[date]:
-    """ISO strings or dates as a frozenset of dates (for callers building configs by hand)."""
-    return _as_dates("dates", list(values))

@@ -14,8 +14,16 @@ milliseconds) of each metric's event:
 * ``hold_end``: end of hold (tHeldComplete), ``talk_end``: end of talk (tTalkComplete);
 * ``acw_end``: end of after-call work (tAcw, tHandle).
 
+Inbound conversations enter a queue (offered), wait, and are answered, abandoned or flow out. Outbound
+conversations are calls an agent places on behalf of a queue (only some queues have them): ``offered`` is
+when dialing starts, ``wait_end`` when the party answers; they are never offered, answered or abandoned in
+the queue, and their handle time includes the dialing and contacting time (``dialing``).
+
 A conversation offered late in the evening can be answered or handled after local midnight, so its
 metrics land on two days; durations are capped so nothing spills past the next day.
+
+A queue serves one to three channels (voice most often), but its settings carry all five media blocks, as
+every real queue's do: the channels it serves come from traffic only.
 """
 
 from __future__ import annotations
@@ -45,15 +53,16 @@ SETTINGS_NAME: Final[dict[str, str]] = {
     "message": "message",
 }
 
-# Per media type (MEDIA_TYPES order): chance a queue offers it, volume share of the voice volume,
-# wait multiplier, median talk seconds, chance of hold, abandon share of unanswered conversations,
-# service-level threshold choices (seconds), alerting timeout seconds.
-_HAS_MEDIA = np.array([1.0, 0.3, 0.5, 0.35, 0.25])
+# Per media type (MEDIA_TYPES order): weight when a queue's channels are drawn, volume share of the voice
+# volume, wait multiplier, median talk seconds, chance of hold, abandon share of unanswered conversations
+# (none for web messaging, where an unanswered conversation is not an abandon), service-level threshold
+# choices (seconds), alerting timeout seconds.
+_MEDIA_WEIGHT = np.array([0.45, 0.15, 0.2, 0.12, 0.08])
 _VOLUME_SHARE = np.array([1.0, 0.15, 0.4, 0.25, 0.3])
 _WAIT_FACTOR = np.array([1.0, 3.0, 0.8, 40.0, 2.0])
 _TALK_MEDIAN_S = np.array([240.0, 210.0, 480.0, 360.0, 600.0])
 _HOLD_CHANCE = np.array([0.3, 0.25, 0.0, 0.0, 0.0])
-_ABANDON_SHARE = np.array([0.7, 0.3, 0.8, 0.2, 0.6])
+_ABANDON_SHARE = np.array([0.7, 0.3, 0.8, 0.2, 0.0])
 _SL_SECONDS: Final[tuple[tuple[int, ...], ...]] = (
     (15, 20, 20, 30, 45),
     (1800, 3600),
@@ -63,7 +72,22 @@ _SL_SECONDS: Final[tuple[tuple[int, ...], ...]] = (
 )
 _ALERT_TIMEOUT_S: Final[tuple[int, ...]] = (8, 30, 30, 300, 60)
 _SL_PERCENTAGES: Final[tuple[float, ...]] = (0.7, 0.75, 0.8, 0.85, 0.9)
+# The settings block every queue carries for a channel it does not serve: Genesys's defaults (an email
+# threshold of 24 hours; 80% within 20 s otherwise).
+_DEFAULT_SERVICE_LEVEL: Final[tuple[tuple[float, int], ...]] = (
+    (0.8, 20_000),
+    (0.8, 20_000),
+    (0.8, 20_000),
+    (0.8, 86_400_000),
+    (0.8, 20_000),
+)
+# Channels a queue serves: 1, 2 or 3, with these chances.
+_CHANNEL_COUNT_CHANCE = np.array([0.4, 0.35, 0.25])
 _WEEKDAY_FACTOR = np.array([1.1, 1.0, 1.0, 0.95, 0.9, 0.45, 0.3])
+# Outbound voice work of a queue that has it: conversations per inbound voice conversation, dialing and
+# contacting time until the party answers.
+_OUTBOUND_PER_INBOUND = 0.3
+_DIAL_MEAN_MS = 12_000.0
 
 _DEPARTMENTS: Final = (
     "Sales",
@@ -91,6 +115,9 @@ _MAX_ACW_MS: Final = 1800_000
 OUTCOME_ANSWERED: Final = 0
 OUTCOME_ABANDONED: Final = 1
 OUTCOME_FLOW_OUT: Final = 2
+DIRECTIONS: Final[tuple[str, ...]] = ("inbound", "outbound")
+DIRECTION_INBOUND: Final = 0
+DIRECTION_OUTBOUND: Final = 1
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -155,7 +182,9 @@ def day_bounds_ms(day: date, timezone: str) -> tuple[int, int]:
 class SandboxQueue:
     """One queue of the sandbox org, with the parameters that drive its conversations.
 
-    ``service_levels`` maps each analytics media type to (target fraction 0..1, threshold ms).
+    ``media_types`` are the channels it has traffic on; ``service_levels`` maps each of the five analytics
+    media types to (target fraction 0..1, threshold ms): its own for the channels it serves, Genesys's
+    defaults for the rest. ``outbound`` queues also place outbound voice calls.
     """
 
     index: int
@@ -167,6 +196,7 @@ class SandboxQueue:
     service_levels: dict[str, tuple[float, int]]
     date_created: datetime
     quiet: bool
+    outbound: bool
 
 
 @dataclass(frozen=True)
@@ -175,6 +205,7 @@ class DayData:
 
     queue: np.ndarray  # int32 queue index
     media: np.ndarray  # int8 media index (MEDIA_TYPES)
+    direction: np.ndarray  # int8 DIRECTION_INBOUND or DIRECTION_OUTBOUND
     outcome: np.ndarray  # int8 OUTCOME_*
     over_sla: np.ndarray  # bool: answered after the queue's service-level threshold
     offered: np.ndarray  # int64 epoch ms of each event
@@ -186,10 +217,11 @@ class DayData:
     talk: np.ndarray
     hold: np.ndarray
     acw: np.ndarray
+    dialing: np.ndarray  # dialing and contacting of an outbound call; 0 inbound
 
     @property
     def handle(self) -> np.ndarray:
-        return self.talk + self.hold + self.acw
+        return self.dialing + self.talk + self.hold + self.acw
 
     def __len__(self) -> int:
         return int(self.queue.shape[0])
@@ -200,6 +232,7 @@ class DayData:
         return DayData(
             queue=np.zeros(0, dtype=np.int32),
             media=np.zeros(0, dtype=np.int8),
+            direction=np.zeros(0, dtype=np.int8),
             outcome=np.zeros(0, dtype=np.int8),
             over_sla=np.zeros(0, dtype=bool),
             offered=i64,
@@ -211,6 +244,7 @@ class DayData:
             talk=i64,
             hold=i64,
             acw=i64,
+            dialing=i64,
         )
 
     @staticmethod
@@ -227,6 +261,28 @@ class DayData:
         return sum(getattr(self, n).nbytes for n in DayData.__dataclass_fields__)
 
 
+def _traffic_channels(keys: np.ndarray, n: int) -> np.ndarray:
+    """bool [queues, media types]: the one to three channels each queue serves, queue 0 always voice.
+
+    The channel count is drawn with `_CHANNEL_COUNT_CHANCE`; the channels by `_MEDIA_WEIGHT` (Gumbel-top-k
+    over hashed uniforms, so it is deterministic and independent of the queue count).
+    """
+    has = np.zeros((n, len(MEDIA_TYPES)), dtype=bool)
+    if n == 0:
+        return has
+    count = 1 + np.searchsorted(np.cumsum(_CHANNEL_COUNT_CHANCE), _uniform(keys, 10), side="right")
+    scores = np.stack(
+        [
+            np.log(_MEDIA_WEIGHT[m]) - np.log(-np.log(1.0 - _uniform(keys, 11 + m)))
+            for m in range(len(MEDIA_TYPES))
+        ],
+        axis=1,
+    )
+    scores[0, MEDIA_INDEX["voice"]] = np.inf
+    ranks = np.argsort(np.argsort(-scores, axis=1), axis=1)
+    return ranks < np.minimum(count, len(MEDIA_TYPES))[:, None]
+
+
 class SandboxOrg:
     """Queues and per-day conversations of one data configuration, with an LRU cache of generated days.
 
@@ -238,7 +294,7 @@ class SandboxOrg:
         self.config = config
         self.timezone = config.timezone
         self.queues: tuple[SandboxQueue, ...] = ()
-        self._cache: OrderedDict[date, DayData] = OrderedDict()
+        self._cache: OrderedDict[tuple[date, int], DayData] = OrderedDict()
         self._lock = threading.Lock()
         self._build_queues()
 
@@ -252,21 +308,29 @@ class SandboxOrg:
         self.volume = np.clip(np.exp(0.35 * _normal(keys, 1)), 0.4, 2.5) if n else np.zeros(0)
         self.p_answer = 0.78 + 0.17 * _uniform(keys, 2) if n else np.zeros(0)
         self.mean_wait_s = 10.0 + 70.0 * _uniform(keys, 3) if n else np.zeros(0)
-        has = np.zeros((n, len(MEDIA_TYPES)), dtype=bool)
-        sl_target = np.zeros((n, len(MEDIA_TYPES)))
-        sl_ms = np.zeros((n, len(MEDIA_TYPES)), dtype=np.int64)
+        has = _traffic_channels(keys, n)
+        sl_target = np.tile([target for target, _ in _DEFAULT_SERVICE_LEVEL], (n, 1)).astype(float)
+        sl_ms = np.tile([ms for _, ms in _DEFAULT_SERVICE_LEVEL], (n, 1)).astype(np.int64)
         for m in range(len(MEDIA_TYPES)):
             if n == 0:
                 break
-            has[:, m] = _uniform(keys, 10 + m) < _HAS_MEDIA[m]
             pick_pct = (_uniform(keys, 20 + m) * len(_SL_PERCENTAGES)).astype(int)
-            sl_target[:, m] = np.array(_SL_PERCENTAGES)[pick_pct]
             choices = _SL_SECONDS[m]
             pick_s = (_uniform(keys, 30 + m) * len(choices)).astype(int)
-            sl_ms[:, m] = np.array(choices, dtype=np.int64)[pick_s] * 1000
+            served = has[:, m]
+            sl_target[served, m] = np.array(_SL_PERCENTAGES)[pick_pct][served]
+            sl_ms[served, m] = (np.array(choices, dtype=np.int64)[pick_s] * 1000)[served]
         self.has_media = has
         self.sl_target = sl_target
         self.sl_ms = sl_ms
+        # Outbound voice work on a share of the queues that serve voice (at least one when the share is not 0;
+        # never queue 0): the eligible queues with the smallest hash.
+        eligible = np.flatnonzero(has[:, MEDIA_INDEX["voice"]] & (idx > 0)) if n else np.zeros(0, dtype=int)
+        picked = round(cfg.outbound_queue_share * eligible.size)
+        if cfg.outbound_queue_share > 0 and eligible.size:
+            picked = max(picked, 1)
+        self.outbound = np.zeros(n, dtype=bool)
+        self.outbound[eligible[np.argsort(_uniform(keys, 60)[eligible], kind="stable")[:picked]]] = True
 
         # Queues created inside the range: the ones with the smallest hash, never queue 0.
         span_days = (cfg.end_date - cfg.start_date).days
@@ -317,12 +381,11 @@ class SandboxOrg:
                     division_name=_DIVISIONS[pick_div[i]],
                     media_types=media,
                     service_levels={
-                        m: (float(sl_target[i, j]), int(sl_ms[i, j]))
-                        for j, m in enumerate(MEDIA_TYPES)
-                        if has[i, j]
+                        m: (float(sl_target[i, j]), int(sl_ms[i, j])) for j, m in enumerate(MEDIA_TYPES)
                     },
                     date_created=created[i],
                     quiet=bool(quiet[i]),
+                    outbound=bool(self.outbound[i]),
                 )
             )
         self.queues = tuple(queues)
@@ -333,7 +396,7 @@ class SandboxOrg:
         scale = self.config.sl_percentage_scale
         created = _iso(queue.date_created)
         media_settings: dict[str, object] = {}
-        for media in queue.media_types:
+        for media in MEDIA_TYPES:  # every block, whatever the queue serves, as real queues carry them
             target, threshold = queue.service_levels[media]
             media_settings[SETTINGS_NAME[media]] = {
                 "alertingTimeoutSeconds": _ALERT_TIMEOUT_S[MEDIA_INDEX[media]],
@@ -369,16 +432,17 @@ class SandboxOrg:
     # --- conversations ------------------------------------------------------------------------------
 
     def day(self, day: date) -> DayData:
-        """The conversations offered on a local day (cached)."""
+        """The conversations offered on a local day (cached per restatement in effect)."""
+        key = (day, self.salt(day))
         with self._lock:
-            cached = self._cache.get(day)
+            cached = self._cache.get(key)
             if cached is not None:
-                self._cache.move_to_end(day)
+                self._cache.move_to_end(key)
                 return cached
-        data = self._generate(day)
+        data = self._generate(*key)
         with self._lock:
-            self._cache[day] = data
-            self._cache.move_to_end(day)
+            self._cache[key] = data
+            self._cache.move_to_end(key)
             while len(self._cache) > self.config.cache_days:
                 self._cache.popitem(last=False)
         return data
@@ -398,20 +462,54 @@ class SandboxOrg:
         with self._lock:
             return len(self._cache)
 
-    def _generate(self, day: date) -> DayData:
+    def salt(self, day: date) -> int:
+        """The restatement salt in effect for a day: its `restated_days` salt once that restatement is
+        visible (`restatement_delay_days` after the day's end, on the config's clock), else 0."""
+        cfg = self.config
+        salt = cfg.restated_days.get(day, 0)
+        if salt and cfg.restatement_delay_days:
+            now = cfg.clock or datetime.now(UTC)
+            visible_from = day_bounds_ms(day, cfg.timezone)[1] + cfg.restatement_delay_days * 86_400_000
+            if now.timestamp() * 1000 < visible_from:
+                return 0
+        return salt
+
+    def _generate(self, day: date, salt: int) -> DayData:
         cfg = self.config
         if day < cfg.start_date or day > cfg.end_date or day in cfg.quiet_days or cfg.queue_count == 0:
             return DayData.empty()
         midnight, next_midnight = day_bounds_ms(day, cfg.timezone)
-        day_len = next_midnight - midnight
+        parts = [
+            self._inbound(day, salt, midnight, next_midnight),
+            self._outbound(day, salt, midnight, next_midnight),
+        ]
+        data = DayData.concat([part for part in parts if part is not None])
+        if len(data) == 0:
+            return data
+        keep = data.offered >= self.created_ms[data.queue]
+        if day + timedelta(days=1) in cfg.quiet_days:
+            last_event = np.where(data.outcome == OUTCOME_ANSWERED, data.acw_end, data.wait_end)
+            keep &= last_event < next_midnight
+        order = np.argsort(data.offered[keep], kind="stable")
+        return DayData(**{name: getattr(data, name)[keep][order] for name in DayData.__dataclass_fields__})
+
+    def _wall_offers(
+        self, keys: np.ndarray, day: date, midnight: int, next_midnight: int, hours: np.ndarray
+    ) -> np.ndarray:
+        """Instants (epoch ms) of local wall-clock hours of the day (DST days: 23 or 25 hours)."""
+        wall = np.mod((hours * 3600_000).astype(np.int64), 86_400_000)
+        return midnight + _wall_to_elapsed(
+            wall, day, self.timezone, next_midnight - midnight, _uniform(keys, 15)
+        )
+
+    def _inbound(self, day: date, salt: int, midnight: int, next_midnight: int) -> DayData | None:
+        cfg = self.config
         active = self.has_media & ~self.quiet[:, None] & (self.created_ms[:, None] < next_midnight)
         qi, mi = np.nonzero(active)
         if qi.size == 0:
-            return DayData.empty()
-        salt = cfg.restated_days.get(day, 0)
+            return None
         ordinal = day.toordinal()
         gkeys = _key(cfg.seed, 2, salt, ordinal, qi, mi)
-
         season = 1.0 + 0.1 * np.sin(2 * np.pi * (ordinal % 365) / 365.0)
         mean = (
             cfg.conversations_per_queue_day
@@ -420,26 +518,19 @@ class SandboxOrg:
             * _WEEKDAY_FACTOR[day.weekday()]
             * season
         )
-        counts = np.floor(mean * np.exp(0.2 * _normal(gkeys, 1) - 0.02) + _uniform(gkeys, 2)).astype(np.int64)
-        counts = np.maximum(counts, 0)
-        total = int(counts.sum())
-        if total == 0:
-            return DayData.empty()
-        group = np.repeat(np.arange(qi.size), counts)
-        starts = np.repeat(np.cumsum(counts) - counts, counts)
-        conv = np.arange(total, dtype=np.int64) - starts
-        keys = _mix(gkeys[group] ^ (conv.astype(np.uint64) * _GOLDEN + np.uint64(1)))
+        keys, group = _conversations(gkeys, mean)
+        if keys.size == 0:
+            return None
+        total = keys.size
         q = qi[group].astype(np.int32)
         m = mi[group].astype(np.int8)
 
-        # Offer time: a two-peak daily curve plus a flat share in local wall-clock time, mapped to the
-        # elapsed time since local midnight (DST days: 23 or 25 hours).
+        # Offer time: a two-peak daily curve plus a flat share in local wall-clock time.
         pick = _uniform(keys, 3)
         z = _normal(keys, 4)
         hours = np.where(pick < 0.5, 10.5 + 1.8 * z, 14.75 + 2.2 * z)
         hours = np.where(pick > 0.92, _uniform(keys, 5) * 24.0, hours)
-        wall = np.mod((hours * 3600_000).astype(np.int64), 86_400_000)
-        offered = midnight + _wall_to_elapsed(wall, day, cfg.timezone, day_len, _uniform(keys, 15))
+        offered = self._wall_offers(keys, day, midnight, next_midnight, hours)
 
         u_out = _uniform(keys, 6)
         p_ans = self.p_answer[q]
@@ -455,48 +546,113 @@ class SandboxOrg:
         wait_flow = 10_000.0 + _exponential(keys, 10, mean_wait_ms + 60_000.0)
         wait = np.where(answered, wait_ans, np.where(abandoned, wait_abn, wait_flow))
         wait = np.minimum(wait, _MAX_WAIT_MS).astype(np.int64)
-
-        talk = _TALK_MEDIAN_S[m] * 1000.0 * np.exp(0.6 * _normal(keys, 11))
-        talk = np.clip(talk, 5_000, _MAX_TALK_MS).astype(np.int64)
-        has_hold = _uniform(keys, 12) < _HOLD_CHANCE[m]
-        hold = np.where(has_hold, 2_000.0 + _exponential(keys, 13, 45_000.0), 0.0)
-        hold = np.minimum(hold, _MAX_HOLD_MS).astype(np.int64)
-        acw = np.clip(45_000.0 * np.exp(0.7 * _normal(keys, 14)), 1_000, _MAX_ACW_MS).astype(np.int64)
-        zero = np.zeros(total, dtype=np.int64)
-        talk = np.where(answered, talk, zero)
-        hold = np.where(answered, hold, zero)
-        acw = np.where(answered, acw, zero)
-
-        wait_end = offered + wait
-        hold_end = wait_end + talk // 2 + hold
-        talk_end = wait_end + talk + hold
-        acw_end = talk_end + acw
-        over_sla = answered & (wait > self.sl_ms[q, m])
-
-        keep = offered >= self.created_ms[q]
-        if day + timedelta(days=1) in cfg.quiet_days:
-            last_event = np.where(answered, acw_end, wait_end)
-            keep &= last_event < next_midnight
-        order = np.argsort(offered[keep], kind="stable")
-
-        def sel(a: np.ndarray) -> np.ndarray:
-            return a[keep][order]
-
-        return DayData(
-            queue=sel(q),
-            media=sel(m),
-            outcome=sel(outcome.astype(np.int8)),
-            over_sla=sel(over_sla),
-            offered=sel(offered),
-            wait_end=sel(wait_end),
-            hold_end=sel(hold_end),
-            talk_end=sel(talk_end),
-            acw_end=sel(acw_end),
-            wait=sel(wait),
-            talk=sel(talk),
-            hold=sel(hold),
-            acw=sel(acw),
+        talk, hold, acw = _work(keys, m, answered)
+        return _timeline(
+            q,
+            m,
+            DIRECTION_INBOUND,
+            outcome,
+            answered & (wait > self.sl_ms[q, m]),
+            offered,
+            wait,
+            talk,
+            hold,
+            acw,
+            np.zeros(total, dtype=np.int64),
         )
+
+    def _outbound(self, day: date, salt: int, midnight: int, next_midnight: int) -> DayData | None:
+        """Outbound voice calls placed on behalf of the queues that have them, in business hours."""
+        cfg = self.config
+        voice = MEDIA_INDEX["voice"]
+        qi = np.flatnonzero(self.outbound & ~self.quiet & (self.created_ms < next_midnight))
+        if qi.size == 0 or day.weekday() >= 5:
+            return None
+        ordinal = day.toordinal()
+        gkeys = _key(cfg.seed, 3, salt, ordinal, qi)
+        mean = cfg.conversations_per_queue_day * self.volume[qi] * _OUTBOUND_PER_INBOUND
+        keys, group = _conversations(gkeys, mean)
+        if keys.size == 0:
+            return None
+        total = keys.size
+        q = qi[group].astype(np.int32)
+        m = np.full(total, voice, dtype=np.int8)
+        offered = self._wall_offers(keys, day, midnight, next_midnight, 9.0 + 8.0 * _uniform(keys, 3))
+        dialing = np.minimum(3_000.0 + _exponential(keys, 8, _DIAL_MEAN_MS), 120_000.0).astype(np.int64)
+        talk, hold, acw = _work(keys, m, np.ones(total, dtype=bool))
+        return _timeline(
+            q,
+            m,
+            DIRECTION_OUTBOUND,
+            np.full(total, OUTCOME_ANSWERED),
+            np.zeros(total, dtype=bool),
+            offered,
+            dialing,
+            talk,
+            hold,
+            acw,
+            dialing,
+        )
+
+
+def _conversations(gkeys: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per group a count around `mean`; the hash key of every conversation and the index of its group."""
+    counts = np.floor(mean * np.exp(0.2 * _normal(gkeys, 1) - 0.02) + _uniform(gkeys, 2)).astype(np.int64)
+    counts = np.maximum(counts, 0)
+    total = int(counts.sum())
+    group = np.repeat(np.arange(gkeys.size), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    conv = np.arange(total, dtype=np.int64) - starts
+    return _mix(gkeys[group] ^ (conv.astype(np.uint64) * _GOLDEN + np.uint64(1))), group
+
+
+def _work(
+    keys: np.ndarray, m: np.ndarray, connected: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Talk, hold and after-call work (ms) of each conversation; 0 where it was not connected to an agent."""
+    talk = _TALK_MEDIAN_S[m] * 1000.0 * np.exp(0.6 * _normal(keys, 11))
+    talk = np.clip(talk, 5_000, _MAX_TALK_MS).astype(np.int64)
+    has_hold = _uniform(keys, 12) < _HOLD_CHANCE[m]
+    hold = np.where(has_hold, 2_000.0 + _exponential(keys, 13, 45_000.0), 0.0)
+    hold = np.minimum(hold, _MAX_HOLD_MS).astype(np.int64)
+    acw = np.clip(45_000.0 * np.exp(0.7 * _normal(keys, 14)), 1_000, _MAX_ACW_MS).astype(np.int64)
+    zero = np.zeros(keys.size, dtype=np.int64)
+    return np.where(connected, talk, zero), np.where(connected, hold, zero), np.where(connected, acw, zero)
+
+
+def _timeline(
+    q: np.ndarray,
+    m: np.ndarray,
+    direction: int,
+    outcome: np.ndarray,
+    over_sla: np.ndarray,
+    offered: np.ndarray,
+    wait: np.ndarray,
+    talk: np.ndarray,
+    hold: np.ndarray,
+    acw: np.ndarray,
+    dialing: np.ndarray,
+) -> DayData:
+    """The events of conversations from their start, wait (or dialing) and work."""
+    wait_end = offered + wait
+    talk_end = wait_end + talk + hold
+    return DayData(
+        queue=q,
+        media=m,
+        direction=np.full(q.size, direction, dtype=np.int8),
+        outcome=outcome.astype(np.int8),
+        over_sla=over_sla,
+        offered=offered,
+        wait_end=wait_end,
+        hold_end=wait_end + talk // 2 + hold,
+        talk_end=talk_end,
+        acw_end=talk_end + acw,
+        wait=np.where(direction == DIRECTION_INBOUND, wait, 0).astype(np.int64),
+        talk=talk,
+        hold=hold,
+        acw=acw,
+        dialing=dialing.astype(np.int64),
+    )
 
 
 def _transition_ms(day: date, timezone: str) -> int:

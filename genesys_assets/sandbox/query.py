@@ -21,7 +21,8 @@ import numpy as np
 
 from genesys_assets.sandbox.errors import ApiError, bad_request, invalid_value
 
-# Metrics the sandbox computes.
+# Metrics the sandbox computes (the rest of the catalogue is accepted and never has activity, as a metric
+# without events is omitted by the real API).
 SUPPORTED_METRICS: Final[tuple[str, ...]] = (
     "nOffered",
     "tAnswered",
@@ -34,33 +35,32 @@ SUPPORTED_METRICS: Final[tuple[str, ...]] = (
     "tWait",
     "nOverSla",
     "oServiceLevel",
-)
-# Real conversation metrics the sandbox accepts but never has activity for (omitted, as the API does).
-OTHER_METRICS: Final[tuple[str, ...]] = (
-    "tShortAbandon",
-    "tAcd",
-    "tAlert",
-    "tTalk",
-    "tHeld",
-    "nTransferred",
-    "nBlindTransferred",
-    "nConsultTransferred",
-    "nConnected",
     "nOutbound",
-    "nError",
-    "tVoicemail",
     "tDialing",
-    "tContacting",
-    "nConversations",
-    "tNotResponding",
-    "tUserResponseTime",
-    "tAgentResponseTime",
-    "oMediaCount",
-    "oInteracting",
-    "oWaiting",
 )
-KNOWN_METRICS: Final = frozenset(SUPPORTED_METRICS + OTHER_METRICS)
-GROUP_BY_DIMENSIONS: Final[tuple[str, ...]] = ("queueId", "mediaType")
+# The conversation aggregate metrics of the platform: the SDK's `ConversationAggregationView.target` enum
+# (PureCloudPlatformClientV2 269). Observation metrics such as oInteracting and oWaiting are not among them.
+CONVERSATION_METRICS: Final[tuple[str, ...]] = (
+    "nAgentDeclined", "nAlertExpired", "nBlindTransferred", "nBotInteractions", "nCallbackAttempts",
+    "nCallbackOverSla", "nCallbackScheduled", "nCfcOffered", "nCobrowseSessions", "nConnected", "nConsult",
+    "nConsultTransferred", "nConversations", "nError", "nOffered", "nOutbound", "nOutboundAbandoned",
+    "nOutboundAttempted", "nOutboundConnected", "nOverSla", "nStateTransitionError", "nTakeover",
+    "nTransferred", "oAudioMessageCount", "oCallbackServiceLevel", "oExternalAudioMessageCount",
+    "oExternalMediaCount", "oMediaCount", "oMessageCount", "oMessageSegmentCount", "oMessageTurn",
+    "oServiceLevel", "oServiceTarget", "oSkillExpressionApplications", "tAbandon", "tAcd",
+    "tActiveCallback", "tActiveCallbackComplete", "tAcw", "tAgentResponseTime", "tAgentVideoConnected",
+    "tAlert", "tAnswered", "tAverageAgentResponseTime", "tAverageCustomerResponseTime", "tBarging",
+    "tCallbackAbandon", "tCallbackConnect", "tCallbackNotReached", "tCallbackVirtualWait", "tCfcAbandon",
+    "tCfcAcd", "tCfcAnswered", "tCfcFlowOut", "tCoaching", "tCoachingComplete", "tConnected",
+    "tContacting", "tDialing", "tFirstConnect", "tFirstDial", "tFirstEngagement", "tFirstResponse",
+    "tFlowOut", "tHandle", "tHeld", "tHeldComplete", "tIvr", "tMonitoring", "tMonitoringComplete",
+    "tNotResponding", "tPark", "tParkComplete", "tScreenMonitoring", "tShortAbandon", "tSnippetRecord",
+    "tTalk", "tTalkComplete", "tTransmitting", "tUserResponseTime", "tVoicemail", "tWait",
+)  # fmt: skip
+KNOWN_METRICS: Final = frozenset(CONVERSATION_METRICS)
+assert KNOWN_METRICS.issuperset(SUPPORTED_METRICS)
+# Every sandbox conversation keeps one direction, so its direction and originating direction are the same.
+GROUP_BY_DIMENSIONS: Final[tuple[str, ...]] = ("queueId", "mediaType", "direction", "originatingDirection")
 FILTER_DIMENSIONS: Final[tuple[str, ...]] = (
     "queueId",
     "mediaType",
@@ -128,7 +128,7 @@ class AggregateQuery:
     """A validated aggregates query.
 
     ``edges`` are the bucket boundaries in epoch ms (``len(edges) - 1`` buckets; the last bucket is cut at
-    the interval end). ``selects(queue_id, media, division_id)`` evaluates the filter for one group.
+    the interval end). ``selects(target)`` evaluates the filter for one queue x media type x direction.
     """
 
     start_ms: int
@@ -138,7 +138,8 @@ class AggregateQuery:
     edges: np.ndarray
     group_by: tuple[str, ...]
     metrics: tuple[str, ...]
-    selects: Callable[[str, str, str], bool]
+    selects: Selector
+    predicate_count: int
     page_size: int | None
 
     @property
@@ -256,26 +257,46 @@ def _ms(instant: datetime) -> int:
     return int(instant.timestamp() * 1000)
 
 
-def _compile_filter(node: Any, path: str = "filter") -> Callable[[str, str, str], bool]:
-    """Compile a filter (or clause) into a predicate over (queue id, media type, division id)."""
+@dataclass(frozen=True)
+class Target:
+    """What a filter is evaluated on: one queue x media type x direction group of the org."""
+
+    queue_id: str
+    media: str
+    division_id: str
+    direction: str
+
+
+Selector = Callable[[Target], bool]
+
+
+def count_predicates(node: Any) -> int:
+    """Predicates in a filter, its clauses included."""
+    if not isinstance(node, dict):
+        return 0
+    return len(node.get("predicates") or []) + sum(count_predicates(c) for c in node.get("clauses") or [])
+
+
+def _compile_filter(node: Any, path: str = "filter") -> Selector:
+    """Compile a filter (or clause) into a predicate over a `Target`."""
     if not isinstance(node, dict):
         raise bad_request(f"{path} must be an object with type, clauses and predicates.", field_name=path)
     kind = node.get("type", "and")
     if kind not in ("and", "or"):
         raise invalid_value(str(kind), "FilterType", "and, or")
-    tests: list[Callable[[str, str, str], bool]] = []
+    tests: list[Selector] = []
     for i, clause in enumerate(node.get("clauses") or []):
         tests.append(_compile_filter(clause, f"{path}.clauses[{i}]"))
     for i, predicate in enumerate(node.get("predicates") or []):
         tests.append(_compile_predicate(predicate, f"{path}.predicates[{i}]"))
     if not tests:
-        return lambda q, m, d: True
+        return lambda target: True
     if kind == "and":
-        return lambda q, m, d: all(t(q, m, d) for t in tests)
-    return lambda q, m, d: any(t(q, m, d) for t in tests)
+        return lambda target: all(t(target) for t in tests)
+    return lambda target: any(t(target) for t in tests)
 
 
-def _compile_predicate(pred: Any, path: str) -> Callable[[str, str, str], bool]:
+def _compile_predicate(pred: Any, path: str) -> Selector:
     if not isinstance(pred, dict):
         raise bad_request(f"{path} must be an object.", field_name=path)
     ptype = pred.get("type", "dimension")
@@ -299,25 +320,24 @@ def _compile_predicate(pred: Any, path: str) -> Callable[[str, str, str], bool]:
     if operator not in ("matches", "exists", "notExists"):
         raise invalid_value(str(operator), "PredicateOperator", "matches, exists, notExists")
     if operator == "exists":
-        return lambda q, m, d: True
+        return lambda target: True
     if operator == "notExists":
-        return lambda q, m, d: False
+        return lambda target: False
     value = pred.get("value")
     if not isinstance(value, str):
         raise bad_request(f"{path}: a matches predicate needs a string value.", field_name=path)
     if dim == "queueId":
-        return lambda q, m, d: q == value
+        return lambda target: target.queue_id == value
     if dim == "mediaType":
         if value not in MEDIA_TYPE_VALUES:
             raise invalid_value(value, "MediaType", ", ".join(MEDIA_TYPE_VALUES))
-        return lambda q, m, d: m == value
+        return lambda target: target.media == value
     if dim == "divisionId":
-        return lambda q, m, d: d == value
-    # direction / originatingDirection: every sandbox conversation is inbound.
+        return lambda target: target.division_id == value
+    # direction / originatingDirection: the same for every sandbox conversation.
     if value not in ("inbound", "outbound"):
         raise invalid_value(value, "Direction", "inbound, outbound")
-    inbound = value == "inbound"
-    return lambda q, m, d: inbound
+    return lambda target: target.direction == value
 
 
 def parse_query(body: Any, *, is_job: bool = False) -> AggregateQuery:
@@ -340,7 +360,8 @@ def parse_query(body: Any, *, is_job: bool = False) -> AggregateQuery:
             )
         if dim not in GROUP_BY_DIMENSIONS:
             raise bad_request(
-                f"groupBy dimension [{dim}] is not supported by the sandbox org; supported: queueId, mediaType.",
+                f"groupBy dimension [{dim}] is not supported by the sandbox org; supported: "
+                f"{', '.join(GROUP_BY_DIMENSIONS)}.",
                 field_name="groupBy",
             )
     metrics = body.get("metrics")
@@ -356,7 +377,7 @@ def parse_query(body: Any, *, is_job: bool = False) -> AggregateQuery:
         raise bad_request(
             f"queryType [{query_type}] is not supported by the sandbox org.", field_name="queryType"
         )
-    selects = _compile_filter(body["filter"]) if body.get("filter") is not None else (lambda q, m, d: True)
+    selects = _compile_filter(body["filter"]) if body.get("filter") is not None else (lambda target: True)
     page_size = None
     if is_job and body.get("pageSize") is not None:
         page_size = body["pageSize"]
@@ -372,5 +393,6 @@ def parse_query(body: Any, *, is_job: bool = False) -> AggregateQuery:
         group_by=tuple(dict.fromkeys(group_by)),
         metrics=tuple(dict.fromkeys(metrics)),
         selects=selects,
+        predicate_count=count_predicates(body.get("filter")),
         page_size=page_size,
     )

@@ -489,6 +489,15 @@ class SandboxServer:
             listing["previousUri"] = uri(page_number - 1)
         return _json(200, listing)
 
+    def _check_predicates(self, query: AggregateQuery) -> None:
+        limit = self._config.max_predicates
+        if query.predicate_count > limit:
+            raise bad_request(
+                f"The filter has {query.predicate_count} predicates, more than the maximum of {limit}. "
+                "Use fewer predicates per query.",
+                field_name="filter",
+            )
+
     def handle_query(self, body: bytes) -> _Reply:
         cfg = self._config
         query = parse_query(_parse_json(body))
@@ -498,8 +507,16 @@ class SandboxServer:
                 "aggregates query. Split it into shorter intervals or submit an aggregates job.",
                 field_name="interval",
             )
+        self._check_predicates(query)
         self._check_outage(query)
         tables = compute(self._org, query, float_stats=cfg.float_stats)
+        entries = sum(rows.cell.size for _, _, rows in tables.tables)
+        if cfg.max_answer_entries is not None and entries > cfg.max_answer_entries:
+            raise bad_request(
+                f"The query would return {entries} metric results, more than the maximum of "
+                f"{cfg.max_answer_entries}. Use a shorter interval, a coarser granularity or fewer queues.",
+                field_name="interval",
+            )
         return _Reply(200, self._aggregates_bytes(tables))
 
     def handle_job_create(self, body: bytes) -> _Reply:
@@ -511,6 +528,7 @@ class SandboxServer:
                 "Split it into shorter jobs.",
                 field_name="interval",
             )
+        self._check_predicates(query)
         self._check_outage(query)
         now = datetime.now(UTC)
         job = _Job(

@@ -26,6 +26,7 @@ import polars as pl
 from genesys_assets import localtime
 from genesys_assets.schema import KPI_MEASURES
 from genesys_assets.transforms.flatten import INT_STATS
+from genesys_assets.transforms.kpis import CHANNEL_KEYS
 from genesys_assets.transforms.weekly import weekly_kpis
 
 SAMPLE_SIZE: Final = 5
@@ -66,12 +67,12 @@ def _is_raw(frame: pl.DataFrame) -> bool:
 
 def _key_columns(frame: pl.DataFrame) -> list[str]:
     if _is_raw(frame):
-        return ["queue_id", "media_type", "interval_start", "metric"]
+        return [*CHANNEL_KEYS, "interval_start", "metric"]
     if "week_start" in frame.columns and "local_date" in frame.columns:
-        return ["queue_id", "media_type", "local_date"]
+        return [*CHANNEL_KEYS, "local_date"]
     if "week_start" in frame.columns:
-        return ["week_start", "queue_id", "media_type"]
-    return ["queue_id", "media_type", "interval_start"]
+        return ["week_start", *CHANNEL_KEYS]
+    return [*CHANNEL_KEYS, "interval_start"]
 
 
 def _context(frame: pl.DataFrame) -> list[str]:
@@ -174,12 +175,12 @@ def check_dates_in_week(frame: pl.DataFrame, week_start: date) -> CheckOutcome:
 
 def check_grid_complete(frame: pl.DataFrame, grid: pl.DataFrame) -> CheckOutcome:
     """Every expected row (queue x media type x local interval of `kpis.expected_grid`) is present."""
-    keys = ["local_date", "queue_id", "media_type", "interval_start"]
+    keys = ["local_date", *CHANNEL_KEYS, "interval_start"]
     missing = grid.select(keys).join(frame.select(keys), on=keys, how="anti", nulls_equal=True)
     return _outcome(
         missing.sort(keys),
-        f"All {grid.height} expected queue x media x interval rows are present.",
-        "{n} expected queue x media x interval rows are missing" + f" (of {grid.height}).",
+        f"All {grid.height} expected queue x media x direction x interval rows are present.",
+        "{n} expected queue x media x direction x interval rows are missing" + f" (of {grid.height}).",
     )
 
 
@@ -187,7 +188,7 @@ def check_weekly_matches_daily(weekly: pl.DataFrame, daily: pl.DataFrame, week_s
     """The weekly rows equal the sums of their daily rows (measures and day counts), pair for pair."""
     expected = weekly_kpis(daily, week_start)
     columns = [*KPI_MEASURES, "days_observed", "days_interpolated"]
-    keys = ["queue_id", "media_type"]
+    keys = list(CHANNEL_KEYS)
     joined = expected.select(*keys, *columns).join(
         weekly.filter(pl.col("week_start") == week_start).select(*keys, *columns),
         on=keys,
@@ -215,10 +216,10 @@ def check_answered_abandoned_vs_offered(
     Rows with unknown (null) measures are left out.
     """
     by_day = (
-        frame.group_by("local_date", "queue_id", "media_type")
+        frame.group_by("local_date", *CHANNEL_KEYS)
         .agg(pl.col("offered").sum(), pl.col("answered").sum(), pl.col("abandoned").sum())
         .filter(pl.col("answered") + pl.col("abandoned") > pl.col("offered") * max_ratio + slack)
-        .sort("local_date", "queue_id", "media_type")
+        .sort("local_date", *CHANNEL_KEYS)
     )
     return _outcome(
         by_day,

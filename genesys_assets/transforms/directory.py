@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -16,9 +16,7 @@ class QueueRecord(Protocol):
     name: str
     division_id: str | None
     division_name: str | None
-    media_types: tuple[str, ...]
-    service_level_target: float | None
-    service_level_duration_ms: int | None
+    service_levels: Mapping[str, tuple[float | None, int | None]]
     date_created: datetime | None
 
 
@@ -30,9 +28,10 @@ def queues_frame(queues: Iterable[QueueRecord]) -> pl.DataFrame:
             "queue_name": q.name,
             "division_id": q.division_id,
             "division_name": q.division_name,
-            "media_types": list(q.media_types),
-            "service_level_target": q.service_level_target,
-            "service_level_duration_ms": q.service_level_duration_ms,
+            "service_levels": [
+                {"media_type": media, "target": target, "duration_ms": duration}
+                for media, (target, duration) in q.service_levels.items()
+            ],
             "date_created": q.date_created,
         }
         for q in queues

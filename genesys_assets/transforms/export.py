@@ -16,7 +16,7 @@ import polars as pl
 
 from genesys_assets import localtime
 from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, FILL_METHODS, KPI_MEASURES, UTC_US
-from genesys_assets.transforms.kpis import sum_or_null, with_ratios
+from genesys_assets.transforms.kpis import CHANNEL_KEYS, sum_or_null, with_ratios
 
 
 def _queue_names(queues: pl.DataFrame) -> pl.DataFrame:
@@ -45,12 +45,12 @@ def _with_local_reading(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str
 def export_daily(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str) -> pl.DataFrame:
     """`DAILY_KPIS` rows -> `EXPORT_DAILY`: queue name, local wall time and UTC offset of each interval.
 
-    Sorted by queue_id, media_type, interval_start.
+    Sorted by queue_id, media_type, direction, interval_start.
     """
     frame = _with_local_reading(daily, queues, timezone)
     return (
         frame.select(pl.col(name).cast(dtype) for name, dtype in EXPORT_DAILY.items())
-        .sort("queue_id", "media_type", "interval_start")
+        .sort(*CHANNEL_KEYS, "interval_start")
         .match_to_schema(EXPORT_DAILY)
     )
 
@@ -73,7 +73,7 @@ def export_daily_partitions(
     exported = (
         _with_local_reading(keyed, queues, timezone)
         .select(pl.col(_PART), *[pl.col(name).cast(dtype) for name, dtype in EXPORT_DAILY.items()])
-        .sort(_PART, "queue_id", "media_type", "interval_start")
+        .sort(_PART, *CHANNEL_KEYS, "interval_start")
     )
     parts = exported.partition_by(_PART, as_dict=True, maintain_order=True, include_key=False)
     empty = pl.DataFrame(schema=EXPORT_DAILY)
@@ -102,16 +102,16 @@ def _local_midnights(days: list[date], timezone: str) -> pl.DataFrame:
 def export_weekly(
     daily_rows_of_week: pl.DataFrame, weekly: pl.DataFrame, queues: pl.DataFrame, timezone: str
 ) -> pl.DataFrame:
-    """`EXPORT_WEEKLY`: one row per queue x media type x local date of the week.
+    """`EXPORT_WEEKLY`: one row per queue x media type x direction x local date of the week.
 
     Each row holds the day's summed measures (null only when no interval of the day is known) with ratios
     recomputed from them; `interval_start` is the local midnight instant and `utc_offset` its offset;
     `is_interpolated`/`is_provisional` are true if any interval of the day is; `fill_method` is the day's
     least certain method (`day_fill_method`); `days_observed`/`days_interpolated` come from the matching
-    `WEEKLY_KPIS` row. Sorted by queue_id, media_type, local_date.
+    `WEEKLY_KPIS` row. Sorted by queue_id, media_type, direction, local_date.
     """
     localtime.zone(timezone)
-    days = daily_rows_of_week.group_by("queue_id", "media_type", "local_date").agg(
+    days = daily_rows_of_week.group_by(*CHANNEL_KEYS, "local_date").agg(
         *[sum_or_null(m) for m in KPI_MEASURES],
         pl.col("is_interpolated").any(),
         pl.col("is_provisional").any(),
@@ -124,11 +124,11 @@ def export_weekly(
     days = days.join(midnights, on="local_date", how="left").with_columns(
         utc_offset=_utc_offset(pl.col("interval_start"), timezone)
     )
-    counts = weekly.select("week_start", "queue_id", "media_type", "days_observed", "days_interpolated")
-    days = days.join(counts, on=["week_start", "queue_id", "media_type"], how="left")
+    counts = weekly.select("week_start", *CHANNEL_KEYS, "days_observed", "days_interpolated")
+    days = days.join(counts, on=["week_start", *CHANNEL_KEYS], how="left")
     frame = _with_queue_name(days, queues)
     return (
         frame.select(pl.col(name).cast(dtype) for name, dtype in EXPORT_WEEKLY.items())
-        .sort("queue_id", "media_type", "local_date")
+        .sort(*CHANNEL_KEYS, "local_date")
         .match_to_schema(EXPORT_WEEKLY)
     )

@@ -2,15 +2,15 @@
 
 Input: one `ConversationAggregateQueryResponse` body as JSON bytes (`parse_aggregate_answer`, what the
 pipeline uses), or its `results` list parsed into Python objects (`parse_aggregate_results`), all for one
-query window of whole local days. Output: one row per queue x media type x
-interval x metric with the integer statistics, the target as a 0..1 fraction, the local date of the
+query window of whole local days, grouped by queueId, mediaType and direction. Output: one row per queue x
+media type x direction x interval x metric with the integer statistics, the target as a 0..1 fraction, the local date of the
 interval start and the extraction instant.
 
 Rules (see genesys-api.md §3):
 
 * **Partial groups.** The API can add roll-up groups that lack some `groupBy` keys. A group whose `group`
-  object has no `queueId` key or no `mediaType` key (or no `group` at all) is such a roll-up and is
-  dropped. A group whose key is *present* but null, empty or not a string is malformed and raises
+  object lacks any of `queueId`, `mediaType` and `direction` (or has no `group` at all) is such a roll-up
+  and is dropped. A group whose key is *present* but null, empty or not a string is malformed and raises
   `AggregatesFormatError`: that is a broken answer, not a roll-up.
 * **Numbers.** Every statistic may arrive as a float (`1234.0`). count, sum, min, max, numerator and
   denominator are converted exactly to Int64; a non-integral, non-finite, boolean or non-numeric value
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,20 +67,25 @@ class _Bucket:
     local_date: date
 
 
+# Group dimension of the answer -> column of the raw table, in groupBy order.
+GROUP_COLUMNS: Final[dict[str, str]] = {
+    "queueId": "queue_id",
+    "mediaType": "media_type",
+    "direction": "direction",
+}
+_GROUP_SCHEMA: Final = pl.Schema({column: pl.String for column in GROUP_COLUMNS.values()})
+
+
 @dataclass(frozen=True)
 class _Where:
     """Location of one metric entry, for error messages."""
 
-    queue_id: object
-    media_type: object
+    group: tuple[object, ...]
     interval: object
     metric: object
 
     def describe(self) -> str:
-        return (
-            f"group queueId={self.queue_id!r} mediaType={self.media_type!r}, "
-            f"interval {self.interval!r}, metric {self.metric!r}"
-        )
+        return f"{_group_label(self.group)}, interval {self.interval!r}, metric {self.metric!r}"
 
 
 def _aware_utc(instant: datetime, name: str) -> datetime:
@@ -164,12 +170,12 @@ class _BucketIndex:
         return _Bucket(start, end, local_date)
 
 
-def _group_label(queue_id: object, media_type: object) -> str:
-    return f"group queueId={queue_id!r} mediaType={media_type!r}"
+def _group_label(values: tuple[object, ...]) -> str:
+    return "group " + " ".join(f"{key}={value!r}" for key, value in zip(GROUP_COLUMNS, values, strict=False))
 
 
-def _group_keys(result: object, index: int) -> tuple[str, str] | None:
-    """(queueId, mediaType) of a result group; None for a roll-up group that lacks either key."""
+def _group_keys(result: object, index: int) -> tuple[str, ...] | None:
+    """The `GROUP_COLUMNS` values of a result group; None for a roll-up group that lacks any of them."""
     if not isinstance(result, Mapping):
         raise AggregatesFormatError(
             f"Aggregates answer: results[{index}] is a {type(result).__name__}, not an object with "
@@ -183,18 +189,16 @@ def _group_keys(result: object, index: int) -> tuple[str, str] | None:
             f"Aggregates answer: results[{index}].group is a {type(group).__name__}, not an object of "
             "dimension names to values."
         )
-    if "queueId" not in group or "mediaType" not in group:
+    if any(key not in group for key in GROUP_COLUMNS):
         return None
-    queue_id = group["queueId"]
-    media_type = group["mediaType"]
-    for key, value in (("queueId", queue_id), ("mediaType", media_type)):
+    values = tuple(group[key] for key in GROUP_COLUMNS)
+    for key, value in zip(GROUP_COLUMNS, values, strict=True):
         if not isinstance(value, str) or not value:
             raise AggregatesFormatError(
-                f"Aggregates answer: results[{index}] ({_group_label(queue_id, media_type)}) has {key} "
-                f"{value!r}; a group that carries the key must give it a non-empty string (a roll-up "
-                "group leaves the key out)."
+                f"Aggregates answer: results[{index}] ({_group_label(values)}) has {key} {value!r}; a group "
+                "that carries the key must give it a non-empty string (a roll-up group leaves the key out)."
             )
-    return queue_id, media_type
+    return values
 
 
 def _integral_column(name: str, values: list[Any], where: Callable[[int], _Where]) -> pl.Series:
@@ -338,9 +342,8 @@ def parse_aggregate_results(
     if not results:
         return _empty()
 
-    # One entry per kept group.
-    group_queue: list[str] = []
-    group_media: list[str] = []
+    # One entry per kept group: its `GROUP_COLUMNS` values.
+    group_values: list[tuple[str, ...]] = []
     # One entry per data[] bucket of a kept group.
     entry_group: list[int] = []
     entry_bucket: list[int] = []
@@ -353,13 +356,12 @@ def parse_aggregate_results(
         keys = _group_keys(result, result_index)
         if keys is None:
             continue
-        label = _group_label(*keys)
+        label = _group_label(keys)
         data = result.get("data") or ()
         if not isinstance(data, Sequence) or isinstance(data, str):
             raise AggregatesFormatError(f"Aggregates answer, {label}: 'data' is not a list of buckets.")
-        group_index = len(group_queue)
-        group_queue.append(keys[0])
-        group_media.append(keys[1])
+        group_index = len(group_values)
+        group_values.append(keys)
         for entry in data:
             if type(entry) is not dict and not isinstance(entry, Mapping):
                 raise AggregatesFormatError(f"Aggregates answer, {label}: a data[] entry is not an object.")
@@ -391,7 +393,7 @@ def parse_aggregate_results(
         if metric is None:
             candidate = metric_entries[row]
             metric = candidate.get("metric") if isinstance(candidate, Mapping) else None
-        return _Where(group_queue[group], group_media[group], entry_interval_text[entry], metric)
+        return _Where(group_values[group], entry_interval_text[entry], metric)
 
     try:
         names = [m["metric"] for m in metric_entries]
@@ -429,7 +431,7 @@ def parse_aggregate_results(
     )
     return _assemble(
         buckets,
-        pl.DataFrame({"queue_id": group_queue, "media_type": group_media}, schema=_GROUP_SCHEMA),
+        pl.DataFrame(group_values, schema=_GROUP_SCHEMA, orient="row"),
         pl.Series("group", entry_group, dtype=pl.UInt32),
         pl.Series("bucket", entry_bucket, dtype=pl.UInt32),
         row_entry,
@@ -437,9 +439,6 @@ def parse_aggregate_results(
         stat_series,
         extracted_at,
     )
-
-
-_GROUP_SCHEMA: Final = pl.Schema({"queue_id": pl.String, "media_type": pl.String})
 
 
 def _assemble(
@@ -521,9 +520,14 @@ def _answer_schema() -> pa.Schema:
     stats = pa.struct([(key, pa.float64()) for key in (*INT_STATS, "target")])
     metric = pa.struct([("metric", pa.string()), ("stats", stats)])
     entry = pa.struct([("interval", pa.string()), ("metrics", pa.list_(metric))])
-    group = pa.struct([("queueId", pa.string()), ("mediaType", pa.string())])
+    group = pa.struct([(key, pa.string()) for key in GROUP_COLUMNS])
     result = pa.struct([("group", group), ("data", pa.list_(entry))])
     return pa.schema([("results", pa.list_(result))])
+
+
+_EXPLICIT_NULL_KEY: Final = re.compile(
+    rb'"(?:' + b"|".join(key.encode() for key in GROUP_COLUMNS) + rb')"\s*:\s*null'
+)
 
 
 def _columnar_answer(body: bytes, buckets: _BucketIndex, extracted_at: datetime) -> pl.DataFrame | None:
@@ -551,10 +555,20 @@ def _columnar_answer(body: bytes, buckets: _BucketIndex, extracted_at: datetime)
         return None  # a null results[] element
     group, data = results_flat.flatten()
     keep = group.is_valid()  # a result without a group is a roll-up
-    queue, media = (column.filter(keep) for column in group.flatten())
+    keys = [column.filter(keep) for column in group.flatten()]
     data = data.filter(keep)
-    if any(column.null_count or pc.any(pc.equal(column, "")).as_py() for column in (queue, media)):
-        return None  # a missing, null or empty key: roll-up or malformed, told apart on the checked path
+    if any(column.null_count for column in keys):
+        # A key the columns read as null is absent (a roll-up group, dropped) unless the body writes it
+        # as null (malformed, reported by the checked path).
+        if _EXPLICIT_NULL_KEY.search(body):
+            return None
+        complete = keys[0].is_valid()
+        for column in keys[1:]:
+            complete = pc.and_(complete, column.is_valid())
+        keys = [column.filter(complete) for column in keys]
+        data = data.filter(complete)
+    if any(pc.any(pc.equal(column, "")).as_py() for column in keys):
+        return None  # an empty key: malformed, reported by the checked path
     entries = pc.list_flatten(data)
     if len(entries) == 0 or entries.null_count:
         return _empty() if len(entries) == 0 else None
@@ -582,7 +596,7 @@ def _columnar_answer(body: bytes, buckets: _BucketIndex, extracted_at: datetime)
     entry_bucket = interval_text.replace_strict(codes, return_dtype=pl.UInt32)
     return _assemble(
         buckets,
-        pl.DataFrame({"queue_id": queue, "media_type": media}, schema=_GROUP_SCHEMA),
+        pl.DataFrame(dict(zip(GROUP_COLUMNS.values(), keys, strict=True)), schema=_GROUP_SCHEMA),
         pl.Series("group", pc.list_parent_indices(data), dtype=pl.UInt32),
         entry_bucket,
         pl.Series("entry", pc.list_parent_indices(metrics), dtype=pl.UInt32),

@@ -4,8 +4,11 @@ Zero activity is not a gap. A day whose flat KPI partition exists is *observed*,
 all-zero measures: its values are exact. A day whose partition is absent (extraction failed or has not
 run) is a *gap*: each of its rows is estimated from the nearest observed days around it.
 
-Estimation of a gap day, per queue x media type (each grid key but the interval) and measure:
+Estimation of a gap day, per queue x media type x direction (each grid key but the interval) and measure:
 
+* The gap day's grid is the channels of its nearest observed day before and after it (each observed
+  partition lays out the full grid of its channels) x every local interval of the gap day. With no observed
+  day within the window it has no rows.
 * The neighbours of each row (a local interval of the target day's grid) are the observed days of the
   window before and after the target day; the nearest one on each side that has the row's local wall-clock
   interval is used. An observed day is complete: a queue x media type without rows on it had no activity
@@ -48,18 +51,19 @@ import polars as pl
 
 from genesys_assets import localtime
 from genesys_assets.schema import DAILY_KPIS, INTERVAL_KPIS, KPI_MEASURES, UTC_US
-from genesys_assets.transforms.kpis import GRID_KEYS, with_ratios
+from genesys_assets.transforms.kpis import CHANNEL_KEYS, GRID_KEYS, day_intervals, with_ratios
 
-_MATCH_KEYS: Final[tuple[str, ...]] = ("queue_id", "media_type", "wall_minute", "fold")
+_MATCH_KEYS: Final[tuple[str, ...]] = (*CHANNEL_KEYS, "wall_minute", "fold")
 _JOIN_KEYS: Final[list[str]] = list(GRID_KEYS)
 
 
-def is_provisional(day: date, timezone: str, now: datetime, settle_hours: float) -> bool:
-    """True while Genesys may still restate the day: `now` is before the day's end plus the settle window."""
+def is_provisional(day: date, timezone: str, now: datetime, restatement_days: int) -> bool:
+    """True while the day's figures may still change here: until local midnight `restatement_days` days after
+    the day, the day the daily schedule reads it for the last time (it re-reads the last
+    `restatement_days` days every night)."""
     if now.tzinfo is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}.")
-    day_end = localtime.day_bounds(day, timezone)[1]
-    return now.astimezone(UTC) < day_end + timedelta(hours=settle_hours)
+    return now.astimezone(UTC) < localtime.local_midnight(day + timedelta(days=restatement_days), timezone)
 
 
 def wall_clock(starts: Iterable[datetime], timezone: str) -> pl.DataFrame:
@@ -90,19 +94,9 @@ def _finish(frame: pl.DataFrame, *, interpolated: bool, provisional: bool) -> pl
     )
     return (
         frame.select(pl.col(name).cast(dtype) for name, dtype in DAILY_KPIS.items())
-        .sort("queue_id", "media_type", "interval_start")
+        .sort(*CHANNEL_KEYS, "interval_start")
         .match_to_schema(DAILY_KPIS)
     )
-
-
-def _observed(frame: pl.DataFrame, grid: pl.DataFrame, provisional: bool) -> pl.DataFrame:
-    """The observed day's exact rows plus zero rows for grid entries it does not have."""
-    observed = frame.select(INTERVAL_KPIS.names()).cast(dict(INTERVAL_KPIS))
-    missing = grid.select(_JOIN_KEYS).join(observed, on=_JOIN_KEYS, how="anti")
-    zeros = missing.with_columns(pl.lit(0, dtype=pl.Int64).alias(name) for name in KPI_MEASURES)
-    merged = pl.concat([observed.select([*_JOIN_KEYS, *KPI_MEASURES]), zeros], how="vertical")
-    merged = merged.with_columns(fill_method=pl.lit("observed"))
-    return _finish(merged, interpolated=False, provisional=provisional)
 
 
 def _nearest(neighbours: pl.DataFrame, *, before: bool) -> pl.DataFrame:
@@ -127,12 +121,12 @@ def _neighbour_offer(
         # A wall time the neighbour has once is offered to both occurrences of a repeated target time.
         single = slots.filter((pl.col("fold") == 0) & (pl.len().over("wall_minute") == 1))
         slots = pl.concat([slots, single.with_columns(fold=pl.lit(1, dtype=pl.Int8))])
-    values = frame.select("queue_id", "media_type", "interval_start", *KPI_MEASURES).cast(
+    values = frame.select(*CHANNEL_KEYS, "interval_start", *KPI_MEASURES).cast(
         {m: pl.Int64 for m in KPI_MEASURES}
     )
     return (
         pairs.join(slots, how="cross")
-        .join(values, on=["queue_id", "media_type", "interval_start"], how="left")
+        .join(values, on=[*CHANNEL_KEYS, "interval_start"], how="left")
         .select(
             pl.lit(offset, dtype=pl.Int32).alias("offset"),
             *_MATCH_KEYS,
@@ -266,24 +260,39 @@ def _apportion_bounded_pair(frame: pl.DataFrame, numerator: str, denominator: st
     ).drop("__rank", "__chosen")
 
 
+def _gap_grid(window: Mapping[date, pl.DataFrame], day: date, timezone: str, minutes: int) -> pl.DataFrame:
+    """The grid of a gap day: the channels of its nearest observed day before and after (each a full grid of
+    its own channels) x every local interval of the gap day. Empty when no observed day is near."""
+    nearest = [
+        max((d for d in window if d < day), default=None),
+        min((d for d in window if d > day), default=None),
+    ]
+    frames = [window[d].select(CHANNEL_KEYS) for d in nearest if d is not None]
+    if not frames:
+        return pl.DataFrame(schema={name: INTERVAL_KPIS[name] for name in GRID_KEYS})
+    pairs = pl.concat(frames).unique().with_columns(local_date=pl.lit(day, dtype=pl.Date))
+    return (
+        pairs.join(day_intervals([day], timezone, minutes), on="local_date")
+        .select(GRID_KEYS)
+        .sort(*CHANNEL_KEYS, "interval_start")
+    )
+
+
 def _estimate(
-    grid: pl.DataFrame,
-    window: Mapping[date, pl.DataFrame | None],
+    window: Mapping[date, pl.DataFrame],
     day: date,
     timezone: str,
     minutes: int,
     provisional: bool,
-    window_days: int | None,
 ) -> pl.DataFrame:
+    """The estimated rows of gap day `day` from the observed days of `window` (see the module docstring)."""
+    grid = _gap_grid(window, day, timezone, minutes)
     target = _with_wall_clock(grid.select(_JOIN_KEYS), timezone)
-    pairs = grid.select("queue_id", "media_type").unique()
+    pairs = grid.select(CHANNEL_KEYS).unique()
     repeated = bool(target.filter(pl.col("fold") == 1).height)
     parts = [
         _neighbour_offer(other, frame, (other - day).days, pairs, repeated, timezone, minutes)
         for other, frame in sorted(window.items(), key=lambda item: item[0])
-        if frame is not None
-        and other != day
-        and (window_days is None or abs((other - day).days) <= window_days)
     ]
     neighbours = (
         pl.concat(parts, how="vertical")
@@ -291,8 +300,7 @@ def _estimate(
         else pl.DataFrame(
             schema={
                 "offset": pl.Int32,
-                "queue_id": pl.String,
-                "media_type": pl.String,
+                **{key: pl.String for key in CHANNEL_KEYS},
                 "wall_minute": pl.Int32,
                 "fold": pl.Int8,
                 **{m: pl.Int64 for m in KPI_MEASURES},
@@ -323,35 +331,34 @@ def _estimate(
     )
 
 
-def fill_day(
-    window: Mapping[date, pl.DataFrame | None],
-    day: date,
-    grid: pl.DataFrame,
-    *,
-    timezone: str,
-    interval_minutes: int,
-    now: datetime,
-    settle_hours: float,
-    window_days: int | None = None,
-) -> pl.DataFrame:
-    """The `DAILY_KPIS` rows of one local day, observed or estimated.
-
-    `window` maps local days around `day` to their `INTERVAL_KPIS` frame; a day that is absent or maps to
-    None is a gap, a day mapped to a frame (even an empty one) is observed. A gap is estimated from the
-    observed days at most `window_days` away (any day of `window` when None). `grid` is the expected grid of
-    `day` (`kpis.expected_grid`). Observed: the day's exact rows plus zero rows for grid entries the frame
-    lacks, `fill_method` "observed". Gap: one estimated row per grid entry (see the module docstring).
-    `is_provisional` is `now < end of day + settle_hours` for every row. Sorted by queue_id, media_type,
-    interval_start.
-    """
-    if interval_minutes <= 0:
-        raise ValueError(f"interval_minutes must be positive, got {interval_minutes}.")
-    provisional = is_provisional(day, timezone, now, settle_hours)
-    grid = grid.filter(pl.col("local_date") == day)
-    own = window.get(day)
-    if own is not None:
-        return _observed(own, grid, provisional)
-    return _estimate(grid, window, day, timezone, interval_minutes, provisional, window_days)
+def _observed(
+    window: Mapping[date, pl.DataFrame], days: Sequence[date], provisional: Sequence[date]
+) -> dict[date, pl.DataFrame]:
+    """`DAILY_KPIS` frames of the observed days, in one vectorised pass: their exact rows (each observed
+    partition is the full grid of its channels), `fill_method` "observed"."""
+    if not days:
+        return {}
+    rows = pl.concat(
+        [
+            window[day]
+            .select(INTERVAL_KPIS.names())
+            .cast(dict(INTERVAL_KPIS))
+            .with_columns(pl.lit(day, dtype=pl.Date).alias(_PART))
+            for day in days
+        ],
+        how="vertical",
+    )
+    merged = with_ratios(rows).with_columns(
+        fill_method=pl.lit("observed"),
+        is_interpolated=pl.lit(False),
+        is_provisional=pl.col(_PART).is_in(pl.Series(list(provisional), dtype=pl.Date)),
+    )
+    merged = merged.select(
+        pl.col(_PART), *[pl.col(name).cast(dtype) for name, dtype in DAILY_KPIS.items()]
+    ).sort(_PART, *CHANNEL_KEYS, "interval_start")
+    parts = merged.partition_by(_PART, as_dict=True, maintain_order=True, include_key=False)
+    empty = pl.DataFrame(schema=DAILY_KPIS)
+    return {day: parts.get((day,), empty).match_to_schema(DAILY_KPIS) for day in days}
 
 
 _PART: Final = "__partition_day"
@@ -360,71 +367,32 @@ _PART: Final = "__partition_day"
 def fill_days(
     window: Mapping[date, pl.DataFrame | None],
     days: Sequence[date],
-    grid: pl.DataFrame,
     *,
     timezone: str,
     interval_minutes: int,
     now: datetime,
-    settle_hours: float,
+    restatement_days: int,
     window_days: int | None = None,
 ) -> dict[date, pl.DataFrame]:
-    """`fill_day` of each of `days`, with every observed day done in one vectorised pass.
+    """The `DAILY_KPIS` rows of each of `days`, observed or estimated, sorted by channel and interval.
 
-    The result equals ``{day: fill_day(window, day, grid, ...) for day in days}`` (same rows, order and
-    flags); a range run of a year would otherwise pay dozens of small polars queries per day. `grid` is the
-    expected grid of all the days (`kpis.expected_grid`). Gap days are estimated one by one.
+    `window` maps local days to their `INTERVAL_KPIS` frame (`queue_interval_kpis`, which lays out each
+    day's full grid); a day that is absent or maps to None is a gap, a day mapped to a frame (even an empty
+    one) is observed. An observed day is copied exactly, `fill_method` "observed". A gap is estimated (see
+    the module docstring) from the observed days at most `window_days` away (any day of `window` when None).
+    `is_provisional` is `is_provisional(day, ..., restatement_days)` for every row.
     """
     if interval_minutes <= 0:
         raise ValueError(f"interval_minutes must be positive, got {interval_minutes}.")
-    observed_days = [day for day in days if window.get(day) is not None]
-    filled: dict[date, pl.DataFrame] = {}
-    if observed_days:
-        provisional_days = pl.Series(
-            [day for day in observed_days if is_provisional(day, timezone, now, settle_hours)], dtype=pl.Date
-        )
-        # Each observed day's rows and its own grid, tagged with the day they stand for, as `_observed` sees them.
-        rows = pl.concat(
-            [
-                window[day]  # type: ignore[union-attr]
-                .select(INTERVAL_KPIS.names())
-                .cast(dict(INTERVAL_KPIS))
-                .with_columns(pl.lit(day, dtype=pl.Date).alias(_PART))
-                for day in observed_days
-            ],
-            how="vertical",
-        )
-        day_grid = (
-            grid.filter(pl.col("local_date").is_in(pl.Series(observed_days, dtype=pl.Date)))
-            .select(_JOIN_KEYS)
-            .with_columns(pl.col("local_date").alias(_PART))
-        )
-        keys = [_PART, *_JOIN_KEYS]
-        zeros = day_grid.join(rows, on=keys, how="anti").with_columns(
-            pl.lit(0, dtype=pl.Int64).alias(name) for name in KPI_MEASURES
-        )
-        merged = pl.concat([rows.select([*keys, *KPI_MEASURES]), zeros.select([*keys, *KPI_MEASURES])])
-        merged = with_ratios(merged).with_columns(
-            fill_method=pl.lit("observed"),
-            is_interpolated=pl.lit(False),
-            is_provisional=pl.col(_PART).is_in(provisional_days),
-        )
-        merged = merged.select(
-            pl.col(_PART), *[pl.col(name).cast(dtype) for name, dtype in DAILY_KPIS.items()]
-        ).sort(_PART, "queue_id", "media_type", "interval_start")
-        parts = merged.partition_by(_PART, as_dict=True, maintain_order=True, include_key=False)
-        empty = pl.DataFrame(schema=DAILY_KPIS)
-        for day in observed_days:
-            filled[day] = parts.get((day,), empty).match_to_schema(DAILY_KPIS)
+    observed = {day: frame for day, frame in window.items() if frame is not None}
+    provisional = [day for day in days if is_provisional(day, timezone, now, restatement_days)]
+    filled = _observed(observed, [day for day in days if day in observed], provisional)
     for day in days:
         if day not in filled:
-            filled[day] = fill_day(
-                window,
-                day,
-                grid,
-                timezone=timezone,
-                interval_minutes=interval_minutes,
-                now=now,
-                settle_hours=settle_hours,
-                window_days=window_days,
-            )
+            near = {
+                other: frame
+                for other, frame in observed.items()
+                if window_days is None or abs((other - day).days) <= window_days
+            }
+            filled[day] = _estimate(near, day, timezone, interval_minutes, day in provisional)
     return {day: filled[day] for day in days}

@@ -1,21 +1,26 @@
 """The expected interval grid and the flat KPI table (`queue_interval_kpis`).
 
 The aggregates API omits every queue, interval and metric without activity, so the raw long table is
-sparse. This module lays out the grid that *should* exist for a set of local days (every queue that existed
-on the day x its media types x every local interval of the day: 46, 48 or 50 half-hours on DST days),
-pivots the raw metric rows into one column per measure and joins them onto the grid. Missing measures are
-zero (an extracted day without activity), ratios are null where their denominator is zero.
+sparse. This module lays out the grid that *should* exist for a set of local days, pivots the raw metric
+rows into one column per measure and joins them onto the grid. Missing measures are zero (an extracted day
+without activity), ratios are null where their denominator is zero.
 
-Nothing is dropped: a (queue, media type) pair that has raw rows on a day but is not in the grid (a deleted
-queue, a media type the directory does not list) gets the day's full interval grid too.
+**Which channels a queue serves comes from traffic**, never from the queue's `mediaSettings` (every queue
+carries all five blocks). The grid of day D holds each queue x media type x direction with at least one
+raw metric row on any stored day of the trailing window D - (window_days - 1) .. D (`active_pairs`), times
+every local interval of D (46, 48 or 50 half-hours on DST days). A pair with no traffic in the window has
+no rows; an active pair keeps its zero rows on its quiet days, so zero activity is still not a gap. The rule
+reads only stored raw partitions, so a day gets the same grid in a one-partition run and in a range run.
 
-The ratio rules live here (`with_ratios`) and are reused by the daily, weekly and export tables, so every
-table computes AHT, answer rate, abandon rate and service level the same way, always from summed measures.
+The ratio rules live here (`with_ratios`, `totals_ratios`) and are reused by the daily, weekly and export
+tables and the run metadata, so every figure computes AHT, average speed of answer, answer rate, abandon
+rate and service level the same way, always from summed measures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
@@ -28,6 +33,7 @@ from genesys_assets.schema import INTERVAL_KPIS, KPI_MEASURES, KPI_RATIOS, UTC_U
 MEASURE_SOURCES: Final[dict[str, tuple[str, str]]] = {
     "offered": ("nOffered", "count"),
     "answered": ("tAnswered", "count"),
+    "answer_sum_ms": ("tAnswered", "sum"),
     "abandoned": ("tAbandon", "count"),
     "flow_out": ("tFlowOut", "count"),
     "handle_count": ("tHandle", "count"),
@@ -35,46 +41,92 @@ MEASURE_SOURCES: Final[dict[str, tuple[str, str]]] = {
     "talk_sum_ms": ("tTalkComplete", "sum"),
     "hold_sum_ms": ("tHeldComplete", "sum"),
     "acw_sum_ms": ("tAcw", "sum"),
+    "wait_count": ("tWait", "count"),
     "wait_sum_ms": ("tWait", "sum"),
     "sl_numerator": ("oServiceLevel", "numerator"),
     "sl_denominator": ("oServiceLevel", "denominator"),
 }
 assert tuple(MEASURE_SOURCES) == KPI_MEASURES
 
-# Key columns of one row of the interval grid.
-GRID_KEYS: Final[tuple[str, ...]] = ("local_date", "queue_id", "media_type", "interval_start", "interval_end")
+# Key columns of one row of the interval grid, and of one queue x channel (the grid without its intervals).
+GRID_KEYS: Final[tuple[str, ...]] = (
+    "local_date",
+    "queue_id",
+    "media_type",
+    "direction",
+    "interval_start",
+    "interval_end",
+)
 GRID_SCHEMA: Final = pl.Schema({name: INTERVAL_KPIS[name] for name in GRID_KEYS})
-_PIVOT_KEYS: Final[tuple[str, ...]] = ("local_date", "queue_id", "media_type", "interval_start")
+CHANNEL_KEYS: Final[tuple[str, ...]] = ("queue_id", "media_type", "direction")
+_PIVOT_KEYS: Final[tuple[str, ...]] = ("local_date", *CHANNEL_KEYS, "interval_start")
 
-# Ratio name -> (numerator measure, denominator measure, divisor applied to the quotient).
-RATIO_SOURCES: Final[dict[str, tuple[str, str, float]]] = {
-    "aht_s": ("handle_sum_ms", "handle_count", 1000.0),
-    "answer_rate": ("answered", "offered", 1.0),
-    "abandon_rate": ("abandoned", "offered", 1.0),
-    "service_level": ("sl_numerator", "sl_denominator", 1.0),
+
+@dataclass(frozen=True)
+class Ratio:
+    """A KPI ratio: numerator measure / denominator measure / divisor, undefined for some media types."""
+
+    numerator: str
+    denominator: str
+    divisor: float = 1.0
+    undefined_for: tuple[str, ...] = ()
+
+
+# Ratio name -> its rule. Abandons do not exist for web messaging, so its abandon rate is undefined (null).
+RATIO_SOURCES: Final[dict[str, Ratio]] = {
+    "aht_s": Ratio("handle_sum_ms", "handle_count", 1000.0),
+    "asa_s": Ratio("answer_sum_ms", "answered", 1000.0),
+    "answer_rate": Ratio("answered", "offered"),
+    "abandon_rate": Ratio("abandoned", "offered", undefined_for=("message",)),
+    "service_level": Ratio("sl_numerator", "sl_denominator"),
 }
 assert tuple(RATIO_SOURCES) == KPI_RATIOS
 
 
 def ratio_exprs() -> list[pl.Expr]:
-    """Expressions for every KPI ratio from the measure columns: null when the denominator is 0 or null.
+    """Expressions for every KPI ratio from the measure columns (and `media_type`): null when the denominator
+    is 0 or null, or when the ratio is undefined for the row's media type.
 
     A ratio is never 0 for "no activity" and never NaN or infinite. Negative denominators (data that breaks
     the contract) are divided as they are; the blocking contract checks report them.
     """
     exprs = []
-    for name, (numerator, denominator, divisor) in RATIO_SOURCES.items():
-        den = pl.col(denominator)
-        value = pl.col(numerator).cast(pl.Float64) / den.cast(pl.Float64)
-        if divisor != 1.0:
-            value = value / divisor
-        exprs.append(pl.when(den.is_not_null() & (den != 0)).then(value).otherwise(None).alias(name))
+    for name, rule in RATIO_SOURCES.items():
+        den = pl.col(rule.denominator)
+        value = pl.col(rule.numerator).cast(pl.Float64) / den.cast(pl.Float64)
+        if rule.divisor != 1.0:
+            value = value / rule.divisor
+        defined = den.is_not_null() & (den != 0)
+        if rule.undefined_for:
+            defined = defined & ~pl.col("media_type").is_in(list(rule.undefined_for))
+        exprs.append(pl.when(defined).then(value).otherwise(None).alias(name))
     return exprs
 
 
 def with_ratios(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame with every ratio column (re)computed from its measure columns."""
     return frame.with_columns(ratio_exprs())
+
+
+def totals_ratios(frame: pl.DataFrame) -> dict[str, float]:
+    """Each KPI ratio over the whole frame (rows of any media types), from summed measures.
+
+    A ratio undefined for a media type leaves that type's rows out of both its sums; a ratio whose summed
+    denominator is 0 is left out of the result.
+    """
+    ratios: dict[str, float] = {}
+    for name, rule in RATIO_SOURCES.items():
+        rows = (
+            frame.filter(~pl.col("media_type").is_in(list(rule.undefined_for)))
+            if rule.undefined_for
+            else frame
+        )
+        numerator, denominator = rows.select(
+            pl.col(rule.numerator).sum(), pl.col(rule.denominator).sum()
+        ).row(0)
+        if denominator:
+            ratios[name] = float(numerator) / float(denominator) / rule.divisor
+    return ratios
 
 
 def sum_or_null(column: str) -> pl.Expr:
@@ -104,40 +156,47 @@ def day_intervals(days: Sequence[date], timezone: str, interval_minutes: int) ->
     return frame.with_columns(interval_end=pl.col("interval_start") + step)
 
 
-def _day_ends(days: Sequence[date], timezone: str) -> pl.DataFrame:
-    unique_days = sorted(set(days))
-    return pl.DataFrame(
-        {
-            "local_date": unique_days,
-            "day_end": [localtime.day_bounds(day, timezone)[1] for day in unique_days],
-        },
-        schema={"local_date": pl.Date, "day_end": UTC_US},
-    )
+def window_days(days: Sequence[date], window_days: int) -> list[date]:
+    """The days before `days` (consecutive local days) that their trailing channel windows reach."""
+    first = min(days)
+    return [first - timedelta(days=back) for back in range(window_days - 1, 0, -1)]
 
 
-def _expected_pairs(queues: pl.DataFrame, days: Sequence[date], timezone: str) -> pl.DataFrame:
-    """local_date x queue_id x media_type of every queue that existed on each day (created before its end)."""
-    pairs = (
-        queues.select("queue_id", pl.col("media_types").alias("media_type"), "date_created")
-        .explode("media_type")
+def active_pairs(raw: pl.DataFrame | pl.LazyFrame, days: Sequence[date], window_days: int) -> pl.DataFrame:
+    """The queue x media type x direction of each day's grid: those with a raw row on a day of its trailing
+    window (the day and the `window_days - 1` before it). Columns local_date + `CHANNEL_KEYS`, sorted.
+
+    `raw` holds the raw rows (at least `CHANNEL_KEYS` and `local_date`) of every stored day the windows touch.
+    """
+    if window_days < 1:
+        raise ValueError(f"window_days must be at least 1, got {window_days}.")
+    seen = raw.lazy().select("local_date", *CHANNEL_KEYS).unique().collect()
+    targets = pl.DataFrame({"target": sorted(set(days))}, schema={"target": pl.Date})
+    return (
+        targets.join(seen, how="cross")
         .filter(
-            pl.col("queue_id").is_not_null()
-            & pl.col("media_type").is_not_null()
-            & (pl.col("media_type") != "")
+            (pl.col("local_date") <= pl.col("target"))
+            & (pl.col("local_date") > pl.col("target") - pl.duration(days=window_days))
         )
-    )
-    return (
-        pairs.join(_day_ends(days, timezone), how="cross")
-        .filter(pl.col("date_created").is_null() | (pl.col("date_created") < pl.col("day_end")))
-        .select("local_date", "queue_id", "media_type")
+        .select(pl.col("target").alias("local_date"), *CHANNEL_KEYS)
         .unique()
+        .sort("local_date", *CHANNEL_KEYS)
     )
 
 
-def _grid_from_pairs(pairs: pl.DataFrame, intervals: pl.DataFrame) -> pl.DataFrame:
-    """Pairs x their day's intervals, sorted by local_date, queue_id, media_type, interval_start."""
+def expected_grid(
+    pairs: pl.DataFrame, days: Sequence[date], timezone: str, interval_minutes: int
+) -> pl.DataFrame:
+    """The rows the flat KPI table must have for the given local days (columns `GRID_KEYS`).
+
+    One row per local_date x queue x media type x direction of `pairs` (`active_pairs`) x every local interval
+    of that day. Sorted by local_date, queue_id, media_type, direction, interval_start.
+    """
+    intervals = day_intervals(days, timezone, interval_minutes)
     return (
-        pairs.sort("local_date", "queue_id", "media_type")
+        pairs.select("local_date", *CHANNEL_KEYS)
+        .unique()
+        .sort("local_date", *CHANNEL_KEYS)
         .join(
             intervals.sort("local_date", "interval_start"),
             on="local_date",
@@ -146,19 +205,6 @@ def _grid_from_pairs(pairs: pl.DataFrame, intervals: pl.DataFrame) -> pl.DataFra
         )
         .select(GRID_KEYS)
     )
-
-
-def expected_grid(
-    queues: pl.DataFrame, days: Sequence[date], timezone: str, interval_minutes: int
-) -> pl.DataFrame:
-    """The rows the flat KPI table must have for the given local days (columns `GRID_KEYS`).
-
-    One row per queue that existed on the day (`date_created` null or before the day's end) x each of its
-    media types (`QUEUES.media_types`, duplicates ignored) x every local interval of the day. A queue without
-    media types has no rows. Sorted by local_date, queue_id, media_type, interval_start.
-    """
-    intervals = day_intervals(days, timezone, interval_minutes)
-    return _grid_from_pairs(_expected_pairs(queues, days, timezone), intervals)
 
 
 def pivot_measures(raw: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -181,34 +227,31 @@ def pivot_measures(raw: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
 
 def interval_kpis(
     raw: pl.DataFrame,
-    queues: pl.DataFrame,
+    pairs: pl.DataFrame,
     days: Sequence[date],
     timezone: str,
     interval_minutes: int,
 ) -> pl.DataFrame:
     """The flat KPI table (`schema.INTERVAL_KPIS`) of the given local days from raw aggregate rows.
 
-    `raw` is a `RAW_AGGREGATES` frame; rows of other local dates are ignored. The result covers the expected
-    grid plus every (queue, media type) pair with raw rows on a day (its full interval grid), with measures
-    0 where the API returned nothing and ratios null where their denominator is 0. Answered + abandoned may
-    exceed offered in an interval (metrics land in the bucket of their own event); that is kept as is.
-    Raw rows off the day's interval grid (which `flatten` never produces) are kept as extra rows.
-    Sorted by local_date, queue_id, media_type, interval_start.
+    `raw` is a `RAW_AGGREGATES` frame; rows of other local dates are ignored. `pairs` is the days' channels
+    (`active_pairs`, which include every channel with raw rows on the day itself). The result covers the
+    expected grid, with measures 0 where the API returned nothing and ratios null where their denominator is
+    0. Answered + abandoned may exceed offered in an interval (metrics land in the bucket of their own event);
+    that is kept as is. Raw rows off the day's interval grid (which `flatten` never produces) are kept as
+    extra rows. Sorted by local_date, queue_id, media_type, direction, interval_start.
     """
     day_list = sorted(set(days))
     measures = pivot_measures(raw.lazy().filter(pl.col("local_date").is_in(day_list))).collect()
-    pairs = pl.concat(
-        [
-            _expected_pairs(queues, day_list, timezone),
-            measures.select("local_date", "queue_id", "media_type"),
-        ]
+    all_pairs = pl.concat(
+        [pairs.select("local_date", *CHANNEL_KEYS), measures.select("local_date", *CHANNEL_KEYS)]
     ).unique()
-    grid = _grid_from_pairs(pairs, day_intervals(day_list, timezone, interval_minutes))
+    grid = expected_grid(all_pairs, day_list, timezone, interval_minutes)
     frame = grid.join(measures.drop("interval_end"), on=list(_PIVOT_KEYS), how="left", maintain_order="left")
     off_grid = measures.join(grid, on=list(_PIVOT_KEYS), how="anti")
     if off_grid.height:
         frame = pl.concat([frame, off_grid.select(frame.columns)]).sort(
-            "local_date", "queue_id", "media_type", "interval_start"
+            "local_date", *CHANNEL_KEYS, "interval_start"
         )
     frame = frame.with_columns(pl.col(name).fill_null(0) for name in KPI_MEASURES).with_columns(ratio_exprs())
     return frame.select(pl.col(name).cast(dtype) for name, dtype in INTERVAL_KPIS.items()).match_to_schema(

@@ -3,7 +3,7 @@
 A week's figures are the sums of its daily measures, and its ratios are recomputed from those sums: a
 week is never an average of daily or interval averages. Rows with null measures (gap rows that had no
 observed neighbour, fill method "none") add nothing; a measure is null only when no row of the week knows
-it. `days_observed` counts the local dates on which the queue x media type was observed,
+it. `days_observed` counts the local dates on which the queue x media type x direction was observed,
 `days_interpolated` those on which it was estimated or left unknown (`is_interpolated`); days without rows
 count in neither. `is_provisional` is true if any row of the week is.
 """
@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from genesys_assets.schema import KPI_MEASURES, WEEKLY_KPIS
-from genesys_assets.transforms.kpis import sum_or_null, with_ratios
+from genesys_assets.transforms.kpis import CHANNEL_KEYS, sum_or_null, with_ratios
 
 
 def check_week_rows(daily: pl.DataFrame, week_start: date) -> None:
@@ -33,13 +33,13 @@ def check_week_rows(daily: pl.DataFrame, week_start: date) -> None:
 
 
 def weekly_kpis(daily: pl.DataFrame, week_start: date) -> pl.DataFrame:
-    """One `WEEKLY_KPIS` row per queue x media type present in the week's `DAILY_KPIS` rows.
+    """One `WEEKLY_KPIS` row per queue x media type x direction present in the week's `DAILY_KPIS` rows.
 
     Raises ValueError when `week_start` is not a Monday or rows fall outside the week. Sorted by queue_id,
-    media_type.
+    media_type, direction.
     """
     check_week_rows(daily, week_start)
-    weekly = daily.group_by("queue_id", "media_type").agg(
+    weekly = daily.group_by(*CHANNEL_KEYS).agg(
         *[sum_or_null(m) for m in KPI_MEASURES],
         pl.col("local_date")
         .filter(~pl.col("is_interpolated"))
@@ -56,6 +56,6 @@ def weekly_kpis(daily: pl.DataFrame, week_start: date) -> pl.DataFrame:
     weekly = with_ratios(weekly).with_columns(week_start=pl.lit(week_start, dtype=pl.Date))
     return (
         weekly.select(pl.col(name).cast(dtype) for name, dtype in WEEKLY_KPIS.items())
-        .sort("queue_id", "media_type")
+        .sort(*CHANNEL_KEYS)
         .match_to_schema(WEEKLY_KPIS)
     )
