@@ -19,7 +19,8 @@ generously (100 requests/s, burst 50) so it never throttles.
     through each step a batch of days at a time, so (a)'s peak should stay close to (c)'s.
 
 The export objects of the sampled days must be byte-identical between (a) and (b), so the comparison is
-honest. Printed: wall time of each, their ratio, API calls by kind (sandbox counters), peak RSS of (a) and
+honest; before each run of (b), its lake gets the raw days of that day's channel window from (a), as a
+nightly run finds them. Printed: wall time of each, their ratio, API calls by kind (sandbox counters), peak RSS of (a) and
 (c) and their ratio.
 """
 
@@ -54,6 +55,9 @@ from _harness import (
     sandbox_process,
     stop_on_sigterm,
 )
+
+from genesys_assets import config
+from genesys_assets.lake.s3_export import export_key
 
 if TYPE_CHECKING:
     from dagster import JobDefinition
@@ -139,7 +143,7 @@ def worker(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from genesys_assets.definitions import defs
-    from genesys_assets.schedules import range_tags
+    from genesys_assets.defs.automation import range_tags
 
     defs.get_repository_def()  # load the code location, as a run worker does before executing
     loaded = time.perf_counter()
@@ -248,11 +252,22 @@ def _route_counts(before: dict, after: dict) -> dict[str, int]:
     return {r: after["requests"].get(r, 0) - before["requests"].get(r, 0) for r in sorted(routes)}
 
 
+def _copy_channel_history(lake_a: Path, lake_b: Path, day: date, window_days: int) -> None:
+    """Give (b)'s lake the raw days of `day`'s channel window that (a) stored, as a nightly run would find
+    them: which channels are on a day's grid depends on the traffic of the days before it."""
+    source, target = lake_a / "raw_queue_aggregates", lake_b / "raw_queue_aggregates"
+    target.mkdir(parents=True, exist_ok=True)
+    for back in range(1, window_days):
+        name = f"{(day - timedelta(days=back)).isoformat()}.parquet"
+        if (source / name).exists() and not (target / name).exists():
+            shutil.copy(source / name, target / name)
+
+
 def _export_digests(s3_url: str, prefix: str, days: list[date]) -> dict[str, str]:
     client = s3_client(s3_url)
     digests = {}
     for day in days:
-        key = f"{prefix}/queue_export/grain=daily/date={day.isoformat()}/part-0.parquet"
+        key = export_key(prefix, "daily", day.isoformat())
         body = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
         digests[day.isoformat()] = hashlib.sha256(body).hexdigest()
     return digests
@@ -340,11 +355,15 @@ def parent(args: argparse.Namespace) -> int:
         month_days = (last - month_first).days + 1
 
         # (b) one run per sampled partition
+        channel_window = config.read(env_b).pipeline.channel_window_days
         before = sandbox.stats()
         cpu_before = sandbox.cpu_s()
         runs: list[ChildResult] = []
         for day in sample:
             key = day.isoformat()
+            _copy_channel_history(
+                Path(env_a["GENESYS_LAKE_DIR"]), Path(env_b["GENESYS_LAKE_DIR"]), day, channel_window
+            )
             runs.append(
                 require_ok(
                     run_child(_worker_command(key, key, args.executor), env=env_b), f"the run of {key}"

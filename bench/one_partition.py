@@ -53,6 +53,8 @@ from _harness import (
     stop_on_sigterm,
 )
 
+from genesys_assets.lake.s3_export import export_key
+
 BUCKET = "bench-one-partition"
 # The last commit whose code location ran Dagster's multiprocess executor with the checks in their own steps.
 BASELINE_REF = "4f043dd"
@@ -104,7 +106,7 @@ def _unpack(ref: str, target: Path) -> Path:
 
 
 def _export_digest(s3_url: str, day: str) -> str:
-    key = f"bench/queue_export/grain=daily/date={day}/part-0.parquet"
+    key = export_key("bench", "daily", day)
     body = s3_client(s3_url).get_object(Bucket=BUCKET, Key=key)["Body"].read()
     return hashlib.sha256(body).hexdigest()
 

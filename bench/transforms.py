@@ -1,4 +1,4 @@
-"""Our polars transforms versus the seed tutorial's pandas approach, on the same year of aggregates JSON.
+"""Our polars transforms versus the usual pandas approach, on the same year of aggregates JSON.
 
     .venv/bin/python bench/transforms.py           # 200 queues, 365 local days (53 weekly answers, ~2 GB JSON)
     .venv/bin/python bench/transforms.py --quick   # 10 queues, 14 days
@@ -11,7 +11,7 @@ America/New_York. Then two child processes read the same files, one chunk at a t
 * polars: the pipeline's path: `flatten.parse_aggregate_answer` (the JSON read straight into Arrow
           columns) -> `kpis.interval_kpis` (full grid, exact ratios) -> `gapfill.fill_days` (every day
           observed: a copy) -> `export.export_daily_partitions` (one column per metric, local time columns);
-* pandas: the seed tutorial: `orjson.loads` of the answer, `pandas.json_normalize` of results / data /
+* pandas: the usual approach: `orjson.loads` of the answer, `pandas.json_normalize` of results / data /
           metrics, `pivot_table` to one column per metric, `DataFrame.resample` of each queue x media type x
           direction on the interval to fill gaps with zeros, the same KPIs (AHT, answer, abandon and
           service-level rates). Its JSON parsing is timed apart from its transform.
@@ -148,7 +148,7 @@ def polars_path(folder: Path, out: Path) -> dict[str, float]:
 
 # --------------------------------------------------------------------------------------------- pandas
 
-# The tutorial's measure names, each read from one metric's statistic.
+# The pandas approach's measure names, each read from one metric's statistic.
 PANDAS_SOURCES = {
     "offered": ("nOffered", "count"),
     "answered": ("tAnswered", "count"),
@@ -167,7 +167,7 @@ MEASURES = tuple(PANDAS_SOURCES)
 
 
 def pandas_chunk(results: list[dict[str, Any]], timezone: str) -> pd.DataFrame:
-    """The seed tutorial's transform of one aggregates answer: a per-interval table with the KPIs."""
+    """The pandas approach's transform of one aggregates answer: a per-interval table with the KPIs."""
     import numpy as np
     import pandas as pd
 
@@ -326,7 +326,7 @@ def parent(args: argparse.Namespace) -> int:
     print()
     print(
         ratio_line(
-            "JSON bytes to tables, polars vs pandas tutorial",
+            "JSON bytes to tables, polars vs pandas json_normalize",
             (pandas_parse_s + pandas_work_s) / polars_s,
             None if args.quick else 10.0,  # the targets are for the year
             detail=f"[{polars_s:.2f} s vs {pandas_parse_s + pandas_work_s:.2f} s]",

@@ -28,6 +28,7 @@ import polars as pl
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from genesys_assets.lake.s3_export import export_prefix
 from genesys_assets.localtime import zone
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
 from genesys_assets.schema import KPI_MEASURES
@@ -35,6 +36,7 @@ from genesys_assets.transforms import kpis
 
 REPO = Path(__file__).resolve().parent.parent
 BUCKET = "genesys-demo-lake"
+EXPORT_PREFIX = "genesys"
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -123,7 +125,7 @@ def _configure_environment(
             "GENESYS_START_DATE": start.isoformat(),
             "GENESYS_LAKE_DIR": str(Path(args.dagster_home) / "lake"),
             "EXPORT_S3_BUCKET": BUCKET,
-            "EXPORT_S3_PREFIX": "genesys",
+            "EXPORT_S3_PREFIX": EXPORT_PREFIX,
             "AWS_ENDPOINT_URL": s3_url,
         }
     )
@@ -146,8 +148,8 @@ def materialize_recent(days: int) -> list[str]:
     import dagster as dg
 
     from genesys_assets.definitions import defs
-    from genesys_assets.partitions import daily_partitions, weekly_partitions
-    from genesys_assets.schedules import range_tags
+    from genesys_assets.defs.automation import range_tags
+    from genesys_assets.defs.partitions import daily_partitions, weekly_partitions
 
     instance = dg.DagsterInstance.get()
     daily_keys = daily_partitions.get_partition_keys()[-days:]
@@ -178,7 +180,7 @@ def figures_table(s3_url: str) -> pl.DataFrame:
     with the KPIs recomputed from the summed measures."""
     client = boto3.client("s3", endpoint_url=s3_url)
     frames = []
-    for item in client.list_objects_v2(Bucket=BUCKET, Prefix="genesys/queue_export/grain=daily/").get(
+    for item in client.list_objects_v2(Bucket=BUCKET, Prefix=export_prefix(EXPORT_PREFIX, "daily")).get(
         "Contents", []
     ):
         body = client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()

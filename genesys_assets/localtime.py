@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-GRANULARITY_MINUTES: dict[str, int] = {"PT15M": 15, "PT30M": 30, "PT1H": 60}
+Granularity = Literal["PT15M", "PT30M", "PT1H"]
+if TYPE_CHECKING:
+    import polars as pl
+
+GRANULARITY_MINUTES: dict[Granularity, int] = {"PT15M": 15, "PT30M": 30, "PT1H": 60}
 
 
 class InvalidTimezoneError(ValueError):
@@ -26,15 +31,6 @@ def zone(name: str) -> ZoneInfo:
             f"Unknown timezone {name!r}. Set GENESYS_TIMEZONE to an IANA name such as "
             "'UTC', 'Europe/Berlin' or 'America/New_York'."
         ) from exc
-
-
-def granularity_minutes(granularity: str) -> int:
-    """Minutes in one bucket of an allowed granularity (PT15M, PT30M, PT1H)."""
-    try:
-        return GRANULARITY_MINUTES[granularity]
-    except KeyError:
-        allowed = ", ".join(GRANULARITY_MINUTES)
-        raise ValueError(f"Granularity {granularity!r} is not supported; use one of {allowed}.") from None
 
 
 def local_midnight(day: date, tz: str) -> datetime:
@@ -72,8 +68,24 @@ def local_date_of(instant: datetime, tz: str) -> date:
 
 
 def week_start(day: date) -> date:
-    """The Monday of the local week containing the day."""
+    """The Monday of the local week containing the day: weeks run Monday to Sunday, as the weekly
+    partitions do."""
     return day - timedelta(days=day.weekday())
+
+
+def week_days(monday: date | str) -> list[date]:
+    """The seven local days of the week that starts on `monday` (a date or a weekly partition key)."""
+    first = date.fromisoformat(monday) if isinstance(monday, str) else monday
+    if first.weekday() != 0:
+        raise ValueError(f"Weeks start on Monday; {first.isoformat()} is a {first:%A}.")
+    return [first + timedelta(days=offset) for offset in range(7)]
+
+
+def week_start_expr(day: pl.Expr) -> pl.Expr:
+    """`week_start` of a polars date column."""
+    import polars as pl  # the API client uses this module without polars
+
+    return day - pl.duration(days=day.dt.weekday() - 1)
 
 
 def iso_interval(start: datetime, end: datetime) -> str:

@@ -66,7 +66,7 @@ RAW_AGGREGATES: Final = pl.Schema(
     }
 )
 
-# Additive measures of the flat KPI table, in output order. Counts and millisecond sums.
+# Additive measures of the interval KPI table, in output order. Counts and millisecond sums.
 KPI_MEASURES: Final[tuple[str, ...]] = (
     "offered",
     "answered",
@@ -91,7 +91,7 @@ KPI_RATIOS: Final[tuple[str, ...]] = ("aht_s", "asa_s", "answer_rate", "abandon_
 _MEASURE_TYPES = {name: pl.Int64 for name in KPI_MEASURES}
 _RATIO_TYPES = {name: pl.Float64 for name in KPI_RATIOS}
 
-# Flat KPI table (`queue_interval_kpis`): full grid, one row per queue x media type x direction x local interval.
+# Interval KPI table (`queue_interval_kpis`): full grid, one row per queue x media type x direction x local interval.
 INTERVAL_KPIS: Final = pl.Schema(
     {
         "local_date": pl.Date,

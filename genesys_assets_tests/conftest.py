@@ -1,6 +1,6 @@
 """Shared fixtures, the pipeline settings every in-process test runs with, and the `e2e` tier.
 
-The partition definitions read `GENESYS_*` settings once, at import, as a deployment does; the tests pin
+`genesys_assets.config` reads the `GENESYS_*` settings once, at import, as a deployment does; the tests pin
 them here (the sandbox org's timezone, a 2026 start) before any test module imports the code location.
 
 A test is `e2e` when it starts a server (the sandbox org, moto S3, PostgreSQL, a browser, the Dagster UI:
@@ -29,13 +29,16 @@ for _name in (
     os.environ.pop(_name, None)
 
 # Dagster flags single-run backfills, window mappings and partitioned checks as beta/preview; they are
-# deliberate choices of this project (see DESIGN.md), so their notices are not test output.
+# deliberate choices of this project (see README.md), so their notices are not test output.
 warnings.filterwarnings("ignore", message=".*(beta|preview).*")
 warnings.filterwarnings("ignore", message="Found asset job named")
 
-from genesys_assets_tests.pipeline_fixtures import *  # noqa: E402,F403
-from genesys_assets_tests.s3_fixtures import *  # noqa: E402,F403
-from genesys_assets_tests.sandbox_fixtures import *  # noqa: E402,F403
+pytest_plugins = [  # modules that others import come first, so pytest rewrites their asserts
+    "genesys_assets_tests.s3_fixtures",
+    "genesys_assets_tests.sandbox_fixtures",
+    "genesys_assets_tests.postgres_fixtures",
+    "genesys_assets_tests.pipeline_fixtures",
+]
 
 # Fixtures that start a server; every test that uses one, directly or through another fixture, is e2e.
 SERVER_FIXTURES = frozenset(

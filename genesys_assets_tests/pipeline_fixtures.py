@@ -1,6 +1,6 @@
 """The whole pipeline against real servers: a sandbox org, a moto S3 on 127.0.0.1, a temp lake and instance.
 
-``pipeline`` (function scope) gives a `Pipeline` whose resources come from `definitions.resources_from_env`
+``pipeline`` (function scope) gives a `Pipeline` whose resources come from `defs.resources.build_resources`
 with the environment pointed at the test's own servers, exactly as a deployment configures them. Runs go
 through `dagster.materialize` on a real (temporary) Dagster instance, checks included.
 
@@ -19,9 +19,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from genesys_assets.definitions import ASSETS, resources_from_env
+from genesys_assets import config
+from genesys_assets.definitions import ASSETS
+from genesys_assets.defs.automation import DAILY_ASSETS, WEEKLY_ASSETS, range_tags
+from genesys_assets.defs.resources import build_resources
+from genesys_assets.lake.s3_export import Grain, export_key
 from genesys_assets.sandbox import SandboxServer
-from genesys_assets.schedules import DAILY_ASSETS, WEEKLY_ASSETS, range_tags
 from genesys_assets.schema import KPI_MEASURES
 from genesys_assets_tests.s3_fixtures import s3_client_for
 
@@ -118,9 +121,8 @@ class Pipeline:
         ]
         return {key: client.get_object(Bucket=self.bucket, Key=key)["Body"].read() for key in keys}
 
-    def export_key(self, grain: str, partition_key: str) -> str:
-        name = "date" if grain == "daily" else "week"
-        return f"{EXPORT_PREFIX}/queue_export/grain={grain}/{name}={partition_key}/part-0.parquet"
+    def export_key(self, grain: Grain, partition_key: str) -> str:
+        return export_key(EXPORT_PREFIX, grain, partition_key)
 
     def export_frame(self, grain: str, partition_key: str) -> pl.DataFrame:
         body = (
@@ -157,7 +159,7 @@ def make_pipeline(
             bucket=bucket,
             lake_dir=lake_dir,
             instance=instance,
-            resources=resources_from_env(),
+            resources=build_resources(config.read()),
         )
 
     yield factory

@@ -1,7 +1,6 @@
 """A real PostgreSQL server for tests: initdb into a temporary folder, started on 127.0.0.1, stopped after.
 
-Import the fixture into a test module (``from genesys_assets_tests.postgres_fixtures import postgres``) and
-name it as a test argument:
+The suite's conftest loads it as a pytest plugin; name it as a test argument:
 
 * ``postgres`` (module scope): a started :class:`PostgresServer` with an empty database, reachable over TCP
   on 127.0.0.1 (password authentication) and over a Unix socket in its own temporary folder.

@@ -1,7 +1,6 @@
 """Sandbox Genesys org fixtures: a running `SandboxServer` on 127.0.0.1 and a factory for custom ones.
 
-Import them into a test module or conftest (``from genesys_assets_tests.sandbox_fixtures import *``) and
-name them as test arguments:
+The suite's conftest loads them as a pytest plugin; name them as test arguments:
 
 * ``sandbox`` (module scope): a small org (`DEFAULT_SANDBOX_CONFIG`: 4 queues, America/New_York, 2026).
   Tests that change its knobs with ``sandbox.update(...)`` must put them back.

@@ -32,12 +32,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from genesys_assets.definitions import resources_from_env
+from genesys_assets import config
+from genesys_assets.config import SettingsError
+from genesys_assets.defs.automation import DAILY_ASSETS
+from genesys_assets.defs.resources import build_resources
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets.sandbox.config import PERMISSION_AGGREGATES, PERMISSION_QUEUES
-from genesys_assets.schedules import DAILY_ASSETS
 from genesys_assets.schema import EXPORT_DAILY, KPI_MEASURES
-from genesys_assets.settings import PipelineSettings, SettingsError
 from genesys_assets.transforms.kpis import CHANNEL_KEYS
 from genesys_assets_tests.pipeline_fixtures import Pipeline, daily_sums, pipeline_env
 from genesys_assets_tests.reliability_helpers import (
@@ -84,7 +85,7 @@ def shared(
                 bucket=bucket,
                 lake_dir=root / "lake",
                 instance=instance,
-                resources=resources_from_env(),
+                resources=build_resources(config.read()),
             )
             assert pipeline.directory().success
             yield pipeline
@@ -192,18 +193,6 @@ FAILING: dict[str, Failing] = {
         knobs={"permissions": (PERMISSION_AGGREGATES,)},
         step="genesys_queues",
         assets=("genesys_queues",),
-    ),
-    "unknown_region": Failing(
-        "UnknownRegion",
-        ("Unknown Genesys Cloud region 'atlantis_9'", "Set GENESYS_REGION", "eu_west_1 (mypurecloud.ie)"),
-        env={"GENESYS_REGION": "atlantis_9", "GENESYS_API_URL": None, "GENESYS_LOGIN_URL": None},
-        rebuild=True,
-    ),
-    "api_url_not_http": Failing(
-        "UnknownRegion",
-        ("GENESYS_API_URL='ftp://api.example.com' is not an http(s) URL", "https://api.mypurecloud.com"),
-        env={"GENESYS_API_URL": "ftp://api.example.com"},
-        rebuild=True,
     ),
     "malformed_json": Failing(
         "UnexpectedResponse",
@@ -324,7 +313,7 @@ def test_failing_input(
             )
             monkeypatch.setenv(variable, value)
     if case.rebuild:
-        pipeline.resources = resources_from_env()
+        pipeline.resources = build_resources(config.read())
     directory_before = (pipeline.lake_dir / "genesys_queues.parquet").read_bytes()
     pipeline.sandbox.update(**knobs)
 
@@ -538,7 +527,7 @@ GOOD_ENV = {"GENESYS_TIMEZONE": "America/New_York", "GENESYS_START_DATE": "2026-
     [
         (
             {"GENESYS_TIMEZONE": "Mars/Olympus_Mons"},
-            ("Unknown timezone 'Mars/Olympus_Mons'", "Set GENESYS_TIMEZONE"),
+            ("GENESYS_TIMEZONE=Mars/Olympus_Mons is not an IANA timezone", "GENESYS_TIMEZONE=UTC"),
         ),
         (
             {"GENESYS_START_DATE": "2026-12-24"},
@@ -556,7 +545,10 @@ GOOD_ENV = {"GENESYS_TIMEZONE": "America/New_York", "GENESYS_START_DATE": "2026-
             {"GENESYS_GRANULARITY": "PT5M"},
             ("GENESYS_GRANULARITY='PT5M' is not supported", "PT15M, PT30M, PT1H"),
         ),
-        ({"GENESYS_LOOKBACK_DAYS": "0"}, ("GENESYS_LOOKBACK_DAYS=0 must be at least 1", "default 7")),
+        (
+            {"GENESYS_LOOKBACK_DAYS": "0"},
+            ("GENESYS_LOOKBACK_DAYS=0 must be at least 1", "GENESYS_LOOKBACK_DAYS=7"),
+        ),
         (
             {"GENESYS_CHANNEL_WINDOW_DAYS": "four weeks"},
             ("GENESYS_CHANNEL_WINDOW_DAYS='four weeks' is not a whole number", "28"),
@@ -574,7 +566,7 @@ GOOD_ENV = {"GENESYS_TIMEZONE": "America/New_York", "GENESYS_START_DATE": "2026-
 )
 def test_invalid_pipeline_settings(env: dict[str, str], says: tuple[str, ...]) -> None:
     with pytest.raises(SettingsError) as caught:
-        PipelineSettings.from_env({**GOOD_ENV, **env}, today=TODAY)
+        config.read({**GOOD_ENV, **env}, today=TODAY)
     for part in says:
         assert part in str(caught.value)
 
@@ -585,12 +577,12 @@ def test_invalid_pipeline_settings(env: dict[str, str], says: tuple[str, ...]) -
         (
             "GENESYS_MAX_ATTEMPTS",
             "three",
-            ("GENESYS_MAX_ATTEMPTS='three' is not a positive int", "GENESYS_MAX_ATTEMPTS=6"),
+            ("GENESYS_MAX_ATTEMPTS='three' is not a whole number", "GENESYS_MAX_ATTEMPTS=6"),
         ),
         (
             "GENESYS_REQUESTS_PER_SECOND",
             "0",
-            ("GENESYS_REQUESTS_PER_SECOND='0' is not a positive float", "=5"),
+            ("GENESYS_REQUESTS_PER_SECOND=0 must be greater than 0", "GENESYS_REQUESTS_PER_SECOND=5"),
         ),
         (
             "GENESYS_FETCH_MODE",
@@ -600,7 +592,7 @@ def test_invalid_pipeline_settings(env: dict[str, str], says: tuple[str, ...]) -
         (
             "GENESYS_MAX_QUERY_DAYS",
             "0",
-            ("GENESYS_MAX_QUERY_DAYS='0' is not a positive int", "GENESYS_MAX_QUERY_DAYS=7"),
+            ("GENESYS_MAX_QUERY_DAYS=0 must be a whole number of at least 1", "GENESYS_MAX_QUERY_DAYS=7"),
         ),
         ("EXPORT_S3_SSE", "AES", ("EXPORT_S3_SSE='AES' is not supported", "AES256, aws:kms")),
         (
@@ -615,7 +607,35 @@ def test_invalid_resource_settings(
 ) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as caught:
-        resources_from_env()
+        build_resources(config.read())
+    for part in says:
+        assert part in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        (
+            {"GENESYS_REGION": "atlantis_9"},
+            ("Unknown Genesys Cloud region 'atlantis_9'", "Set GENESYS_REGION", "eu_west_1 (mypurecloud.ie)"),
+        ),
+        (
+            {"GENESYS_API_URL": "ftp://api.example.com"},
+            ("GENESYS_API_URL='ftp://api.example.com' is not an http(s) URL", "https://api.mypurecloud.com"),
+        ),
+    ],
+    ids=["unknown_region", "api_url_not_http"],
+)
+def test_invalid_hosts_stop_the_load(
+    env: dict[str, str], says: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Checked when the code location loads, before any run (a run used to find out at its first call).
+    for name in ("GENESYS_REGION", "GENESYS_API_URL", "GENESYS_LOGIN_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        config.read()
     for part in says:
         assert part in str(caught.value)
 
@@ -632,8 +652,10 @@ def test_code_location_refuses_to_load_with_an_invalid_timezone(tmp_path: Path) 
         check=False,
     )
     assert done.returncode != 0
-    assert "genesys_assets.settings.SettingsError: Unknown timezone 'Europe/Atlantis'" in done.stderr
-    assert "Set GENESYS_TIMEZONE to an IANA name" in done.stderr
+    assert (
+        "genesys_assets.config.SettingsError: GENESYS_TIMEZONE=Europe/Atlantis is not an IANA" in done.stderr
+    )
+    assert "set it like GENESYS_TIMEZONE=UTC" in done.stderr
     assert not (tmp_path / "lake").exists()
 
 
@@ -691,7 +713,7 @@ def test_unknown_aws_credentials(pipeline: Pipeline) -> None:
 
 def test_unreachable_s3_endpoint(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{unused_port()}")
-    pipeline.resources = resources_from_env()
+    pipeline.resources = build_resources(config.read())
     _export_fails(
         pipeline,
         "2026-08-31",
@@ -735,7 +757,7 @@ def test_kms_key_refused(
     monkeypatch.setenv("AWS_ENDPOINT_URL", canned_s3.url)
     monkeypatch.setenv("EXPORT_S3_SSE", "aws:kms")
     monkeypatch.setenv("EXPORT_S3_KMS_KEY_ID", "alias/genesys-export")
-    pipeline.resources = resources_from_env()
+    pipeline.resources = build_resources(config.read())
     _export_fails(
         pipeline,
         day,

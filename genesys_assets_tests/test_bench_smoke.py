@@ -29,7 +29,7 @@ EXPECTED = {
         "byte-identical to (a): yes",
     ),
     "transforms.py": (
-        ["JSON bytes to tables, polars vs pandas tutorial"],
+        ["JSON bytes to tables, polars vs pandas json_normalize"],
         "daily totals equal on both paths: yes",
     ),
     "ratelimit.py": (["achieved steady rate / R with 4 process(es)"], "steady-state 429s: client"),

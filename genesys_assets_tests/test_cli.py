@@ -10,6 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from genesys_assets.demo import BUCKET as DEMO_BUCKET
+from genesys_assets.demo import EXPORT_PREFIX as DEMO_PREFIX
+from genesys_assets.lake.s3_export import export_key, export_prefix
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.s3_fixtures import s3_client_for
 
@@ -89,10 +92,9 @@ def test_readme_materialize_commands_on_any_compatible_endpoints(
 
     s3 = s3_client_for(moto_s3)
     keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=s3_bucket)["Contents"])
-    assert "cli/queue_export/grain=daily/date=2026-11-01/part-0.parquet" in keys
-    assert "cli/queue_export/grain=weekly/week=2026-10-26/part-0.parquet" in keys
-    assert len([k for k in keys if "grain=daily" in k]) == 7
-    body = s3.get_object(Bucket=s3_bucket, Key="cli/queue_export/grain=daily/date=2026-11-01/part-0.parquet")
+    assert export_key("cli", "weekly", "2026-10-26") in keys
+    assert len([k for k in keys if k.startswith(export_prefix("cli", "daily"))]) == 7
+    body = s3.get_object(Bucket=s3_bucket, Key=export_key("cli", "daily", "2026-11-01"))
     day = pl.read_parquet(body["Body"].read())
     assert day["interval_start"].n_unique() == 50  # the 25-hour fall-back day
     assert int(day["offered"].sum()) == int(
@@ -122,6 +124,7 @@ def test_headless_demo_materializes_and_prints_figures(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     uris = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("s3://")]
-    assert len([u for u in uris if "grain=daily" in u]) == 3
-    assert all(u.endswith("/part-0.parquet") for u in uris)
+    days = [u.removeprefix(f"s3://{DEMO_BUCKET}/") for u in uris]
+    assert len(days) == 3
+    assert all(key == export_key(DEMO_PREFIX, "daily", key.split("date=")[1].split("/")[0]) for key in days)
     assert "service_level" in done.stdout and "offered" in done.stdout

@@ -31,9 +31,10 @@ import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 
+from genesys_assets.lake.s3_export import export_key
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.pipeline_fixtures import pipeline_env
-from genesys_assets_tests.postgres_fixtures import PostgresServer, postgres  # noqa: F401
+from genesys_assets_tests.postgres_fixtures import PostgresServer
 from genesys_assets_tests.s3_fixtures import s3_client_for
 from genesys_assets_tests.sandbox_fixtures import DEFAULT_SANDBOX_CONFIG
 from genesys_assets_tests.ui_helpers import ServiceProcess, free_port, graphql, wait_http, wait_until
@@ -151,7 +152,7 @@ def _service_env(server: PostgresServer, sandbox: SandboxServer, home: Path, buc
 
 @pytest.fixture(scope="module")
 def deployment(
-    postgres: PostgresServer,  # noqa: F811
+    postgres: PostgresServer,
     moto_s3: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployment]:
@@ -424,7 +425,7 @@ def test_backfill_runs_queue_on_postgres_and_the_api_pool_holds(deployment: Depl
     assert sorted(export_metadata) == BACKFILL_DAYS
     client = s3_client_for(deployment.s3_url)
     for partition, metadata in export_metadata.items():
-        object_key = f"{EXPORT_PREFIX}/queue_export/grain=daily/date={partition}/part-0.parquet"
+        object_key = export_key(EXPORT_PREFIX, "daily", partition)
         assert metadata["dagster/uri"] == f"s3://{deployment.bucket}/{object_key}"
         body = client.get_object(Bucket=deployment.bucket, Key=object_key)["Body"].read()
         assert pl.read_parquet(body).height == metadata["dagster/row_count"] > 0

@@ -4,6 +4,7 @@ Figures are compared with totals computed independently from the sandbox's gener
 (`sandbox.truth`), never with the pipeline's own output.
 """
 
+import shutil
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -12,14 +13,16 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import polars as pl
 
-from genesys_assets import schedules
+from genesys_assets import localtime
 from genesys_assets.definitions import defs
+from genesys_assets.defs import automation, gap_refills
 from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, KPI_MEASURES, SCHEMA_VERSION
 from genesys_assets_tests.pipeline_fixtures import Pipeline, daily_sums
+from genesys_assets_tests.reliability_helpers import step_failure
 
 # The local week of the 2026 fall-back change in America/New_York (Sunday 1 November has 25 hours).
 DST_WEEK = "2026-10-26"
-DST_DAYS = [date(2026, 10, 26) + timedelta(days=i) for i in range(7)]
+DST_DAYS = localtime.week_days(date(2026, 10, 26))
 FALL_BACK = date(2026, 11, 1)
 
 
@@ -113,7 +116,10 @@ def test_dst_week_chain_equals_the_generated_conversations(pipeline: Pipeline) -
     )
     metadata = export_event.materialization.metadata
     assert metadata["dagster/row_count"].value > 0
-    assert str(metadata["s3_uri"].value).startswith(f"s3://{pipeline.bucket}/lake/queue_export/grain=daily/")
+    assert (
+        str(metadata["s3_uri"].value)
+        == f"s3://{pipeline.bucket}/{pipeline.export_key('daily', export_event.materialization.partition)}"
+    )
     raw_event = next(
         e
         for e in daily.get_asset_materialization_events()
@@ -167,12 +173,17 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
 
     # The gap-refill sensor plans the missing day's estimate (and its week's rollup).
     context = dg.build_sensor_context(instance=pipeline.instance, definitions=defs)
-    requests = list(schedules.gap_refill_sensor(context))
-    assert [r.partition_key for r in requests if r.job_name == schedules.gap_refill_job.name] == [
+    requests = list(gap_refills.gap_refill_sensor(context))
+    assert [r.partition_key for r in requests if r.job_name == gap_refills.gap_refill_job.name] == [
         "2026-10-14"
     ]
-    pipeline.daily(outage.isoformat(), assets=schedules.GAP_ASSETS)
+    pipeline.daily(outage.isoformat(), assets=gap_refills.GAP_ASSETS)
     assert pipeline.weekly("2026-10-12").success
+    # With the estimate (and the sources it recorded) and its week current, the sensor has nothing to do.
+    idle = list(
+        gap_refills.gap_refill_sensor(dg.build_sensor_context(instance=pipeline.instance, definitions=defs))
+    )
+    assert [type(request) for request in idle] == [dg.SkipReason]
 
     estimated = pipeline.export_frame("daily", outage.isoformat())
     assert estimated["is_interpolated"].all()
@@ -202,7 +213,7 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
     assert max(abs(deviation) for deviation in deviations.values()) <= Fraction(1, 2)
 
     # The weekly table of that week equals the sum of its seven daily exports, the estimate included.
-    week_days = [pipeline.export_frame("daily", f"2026-10-{d}") for d in range(12, 19)]
+    week_days = [pipeline.export_frame("daily", day.isoformat()) for day in localtime.week_days("2026-10-12")]
     channel = ["queue_id", "media_type", "direction"]
     summed = pl.concat(week_days).group_by(channel).agg(pl.col(m).sum() for m in KPI_MEASURES).sort(channel)
     weekly = pl.read_parquet(pipeline.lake_dir / "queue_kpis_weekly" / "2026-10-12.parquet")
@@ -222,24 +233,44 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
     )
     # The sensor now re-materializes the week so its flags clear too, and nothing else.
     requests = list(
-        schedules.gap_refill_sensor(dg.build_sensor_context(instance=pipeline.instance, definitions=defs))
+        gap_refills.gap_refill_sensor(dg.build_sensor_context(instance=pipeline.instance, definitions=defs))
     )
     assert [(r.job_name, r.partition_key) for r in requests if isinstance(r, dg.RunRequest)] == [
-        (schedules.weekly_job.name, "2026-10-12")
+        (automation.weekly_job.name, "2026-10-12")
     ]
+
+
+def test_observed_means_materialized_not_a_file_in_the_lake(make_pipeline) -> None:
+    outage = "2026-10-14"
+    pipeline: Pipeline = make_pipeline(queue_count=4, outage_days={date.fromisoformat(outage)})
+    pipeline.directory()
+    assert pipeline.daily(("2026-10-12", "2026-10-13")).success
+    assert not pipeline.daily(outage, raise_on_error=False).success
+    assert pipeline.daily("2026-10-15").success
+    # A file for the outage day that no materialization vouches for (a copy here) does not make it observed.
+    folder = pipeline.lake_dir / "queue_interval_kpis"
+    shutil.copy(folder / "2026-10-13.parquet", folder / f"{outage}.parquet")
+    assert pipeline.daily(outage, assets=gap_refills.GAP_ASSETS).success
+    assert pipeline.export_frame("daily", outage)["is_interpolated"].all()
+    # A materialized neighbour whose file is gone is not quietly treated as a gap either.
+    (folder / "2026-10-13.parquet").unlink()
+    failed = pipeline.daily(outage, assets=gap_refills.GAP_ASSETS, raise_on_error=False)
+    failure = step_failure(failed)
+    assert failure.cls_name == "MissingPartitionError"
+    assert "queue_interval_kpis is materialized for 2026-10-13 but the lake has no file" in failure.message
 
 
 def test_daily_schedule_requests_the_lookback_range_as_one_run() -> None:
     tick = datetime(2026, 11, 23, 2, 30, tzinfo=ZoneInfo("America/New_York"))
-    request = schedules.genesys_daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    request = automation.genesys_daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
     assert isinstance(request, dg.RunRequest)
     assert request.tags["dagster/asset_partition_range_start"] == "2026-11-16"  # 7 days of lookback
     assert request.tags["dagster/asset_partition_range_end"] == "2026-11-22"
-    weekly = schedules.genesys_weekly_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    weekly = automation.genesys_weekly_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
     assert isinstance(weekly, dg.RunRequest) and weekly.partition_key == "2026-11-16"
     # Once a week the four weeks before the lookback are read again.
     sunday = datetime(2026, 11, 22, 3, 30, tzinfo=ZoneInfo("America/New_York"))
-    sweep = schedules.genesys_restatement_sweep_schedule(
+    sweep = automation.genesys_restatement_sweep_schedule(
         dg.build_schedule_context(scheduled_execution_time=sunday)
     )
     assert isinstance(sweep, dg.RunRequest)
@@ -264,7 +295,7 @@ def test_a_restatement_four_days_late_is_picked_up_by_the_nightly_runs(make_pipe
             hours=2.5
         )
         pipeline.sandbox.update(clock=tick)
-        request = schedules.genesys_daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+        request = automation.genesys_daily_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
         assert isinstance(request, dg.RunRequest)
         tags = request.tags
         return pipeline.daily(

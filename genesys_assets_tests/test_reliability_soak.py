@@ -21,16 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from genesys_assets.definitions import resources_from_env
+from genesys_assets import config, localtime
+from genesys_assets.defs.resources import GenesysResource, build_resources
 from genesys_assets.genesys.client import GenesysClient
-from genesys_assets.genesys.resource import GenesysResource
 from genesys_assets.genesys.settings import GenesysSettings
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.pipeline_fixtures import Pipeline
 from genesys_assets_tests.reliability_helpers import compare_lakes, lake_files, log_messages, run_metadata
 
 FIRST = date(2026, 10, 5)  # a Monday
-DAYS = [FIRST + timedelta(days=i) for i in range(14)]
+DAYS = [*localtime.week_days(FIRST), *localtime.week_days(FIRST + timedelta(days=7))]
 WEEKS = (DAYS[0].isoformat(), DAYS[7].isoformat())
 FAULT_RATES = {"429": 0.10, "503": 0.10, "reset": 0.05, "slow": 0.05}
 TIMEOUT_S = 2.0
@@ -68,7 +68,7 @@ def test_two_weeks_through_faults_equal_a_fault_free_run(
     monkeypatch.setenv("GENESYS_MAX_ATTEMPTS", "12")
     monkeypatch.setenv("GENESYS_MAX_RETRY_SECONDS", "90")
     monkeypatch.setenv("GENESYS_TIMEOUT_S", str(TIMEOUT_S))
-    faulty.resources = resources_from_env()
+    faulty.resources = build_resources(config.read())
     # One-day queries (and no aggregates jobs), so each range run sends one query per day.
     base = faulty.resources["genesys"]
     fields = {name: getattr(base, name) for name in GenesysResource.model_fields}

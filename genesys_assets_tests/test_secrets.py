@@ -29,11 +29,13 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from genesys_assets.demo import BUCKET as DEMO_BUCKET
+from genesys_assets.demo import EXPORT_PREFIX as DEMO_PREFIX
+from genesys_assets.lake.s3_export import export_prefix
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
 from genesys_assets_tests.reliability_helpers import REPO, TcpRelay, bucket_objects, find_needles
 
 TIMEZONE = "Europe/Berlin"
-DEMO_BUCKET = "genesys-demo-lake"
 MAX_SCANNED_BYTES = 64 * 1024 * 1024
 SKIPPED_DIRS = {".git", ".venv", ".tools", "node_modules", "__pycache__", ".ruff_cache"}
 
@@ -179,7 +181,7 @@ def test_demo_leaves_no_secret_or_token_anywhere(moto_s3: str, tmp_path: Path) -
     blobs.update(_blobs_of_files(_files_under(REPO, since=started)))
     blobs.update(_instance_texts(home))
     objects = bucket_objects(moto_s3, DEMO_BUCKET)
-    assert len([key for key in objects if "grain=daily" in key]) == 3
+    assert len([key for key in objects if key.startswith(export_prefix(DEMO_PREFIX, "daily"))]) == 3
     for key, body in objects.items():
         blobs[f"s3://{DEMO_BUCKET}/{key}"] = body
         blobs[f"s3://{DEMO_BUCKET}/{key} (decoded)"] = _parquet_text(body)

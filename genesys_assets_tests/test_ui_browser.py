@@ -25,6 +25,8 @@ import polars as pl
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from genesys_assets.demo import EXPORT_PREFIX as DEMO_PREFIX
+from genesys_assets.lake.s3_export import export_key
 from genesys_assets_tests.s3_fixtures import s3_client_for
 from genesys_assets_tests.ui_helpers import ServiceProcess, free_port, wait_http
 
@@ -54,10 +56,10 @@ class Demo:
     days: list[str]  # the local days the demo materialized, oldest first
     s3_url: str
     bucket: str
-    prefix: str = "genesys"
+    prefix: str = DEMO_PREFIX
 
     def export_key(self, day: str) -> str:
-        return f"{self.prefix}/queue_export/grain=daily/date={day}/part-0.parquet"
+        return export_key(self.prefix, "daily", day)
 
     def s3(self) -> Any:
         return s3_client_for(self.s3_url)

@@ -6,7 +6,7 @@
         queues = client.list_queues()
         fetch = client.fetch_aggregates(date(2026, 3, 1), date(2026, 3, 31), timezone="America/New_York")
 
-The Dagster resource lives in `genesys_assets.genesys.resource` and is not imported here, so this package
+The Dagster resource lives in `genesys_assets.defs.resources` and is not imported here, so this package
 stays quick to import.
 """
 
@@ -15,7 +15,6 @@ from genesys_assets.genesys.client import (
     GenesysClient,
     aggregates_body,
     is_too_large,
-    normalise_percentage,
     parse_queue,
     queue_batches,
 )
@@ -40,6 +39,7 @@ from genesys_assets.genesys.records import (
     FetchPlan,
     FetchProgress,
     Queue,
+    normalise_percentage,
 )
 from genesys_assets.genesys.regions import REGIONS, Hosts, resolve_hosts
 from genesys_assets.genesys.settings import GenesysSettings

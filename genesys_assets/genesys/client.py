@@ -55,9 +55,10 @@ from genesys_assets.genesys.records import (
     FetchPlan,
     FetchProgress,
     Queue,
+    normalise_percentage,
 )
 from genesys_assets.genesys.settings import GenesysSettings
-from genesys_assets.localtime import days_bounds, iso_interval, parse_iso_instant, zone
+from genesys_assets.localtime import iso_interval, parse_iso_instant, zone
 
 QUEUES_PATH: Final = "/api/v2/routing/queues"
 AGGREGATES_QUERY_PATH: Final = "/api/v2/analytics/conversations/aggregates/query"
@@ -89,16 +90,6 @@ _SHRINK_HINT = (
     " A 504 or timeout on an aggregates query often means the query is too big: lower "
     "GENESYS_MAX_QUERY_DAYS / GENESYS_MAX_JOB_DAYS or use a coarser GENESYS_GRANULARITY."
 )
-
-
-def normalise_percentage(value: Any) -> float | None:
-    """A service-level percentage as a fraction 0..1, whether Genesys sent 0.8 or 80; None if unusable."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    if number < 0 or number > 100 or number != number:
-        return None
-    return number / 100.0 if number > 1 else number
 
 
 def parse_queue(entity: Mapping[str, Any]) -> Queue:
@@ -197,7 +188,7 @@ class _Query:
     """What every query of one fetch shares: its timezone, granularity, metrics and answer reader."""
 
     timezone: str
-    granularity: str
+    granularity: str | None  # None: one bucket over the whole interval
     metrics: tuple[str, ...]
     read_answer: AnswerReader | None
 
@@ -292,11 +283,6 @@ class GenesysClient:
     def stats(self) -> CallStats:
         """A snapshot of the call counters (API calls, token calls, 429s, retries)."""
         return self._transport.stats()
-
-    @property
-    def rate_limit_path(self) -> str:
-        """The SQLite file holding the shared token bucket."""
-        return str(self._limiter.path)
 
     def _secrets(self) -> list[str]:
         current = self._tokens.current if hasattr(self, "_tokens") else None
@@ -562,7 +548,8 @@ class GenesysClient:
         When jobs could be cheaper than synchronous queries even at one result page each, the groups a job
         would page through are counted first, with one synchronous query of the range's last days in a
         single bucket (`count_groups`), so a large org is not sent through dozens of result pages per job
-        when one synchronous query per week would do.
+        when one synchronous query per week would do. Synchronous chunks are as long as the org accepted so
+        far: a count refused as too large shortens every chunk of the plan, not only its own query.
         """
         zone(timezone)
         forced = mode or {"auto": None, "sync": "sync", "jobs": "async"}[self.settings.fetch_mode]
@@ -572,7 +559,8 @@ class GenesysClient:
                 first_day,
                 last_day,
                 timezone,
-                max_sync_query_days=self.settings.max_sync_query_days,
+                # what the org accepted so far (the group count may have been refused as too large)
+                max_sync_query_days=self._query_days(self.settings.max_sync_query_days),
                 max_job_days=self.settings.max_job_days,
                 job_page_size=self.settings.job_page_size,
                 expected_groups=groups,
@@ -600,18 +588,18 @@ class GenesysClient:
         timezone: str = "UTC",
         queue_ids: Sequence[str] | None = None,
     ) -> int:
-        """Queue x media type x direction groups with traffic in local days first..last (at most
-        ``max_sync_query_days``), from synchronous queries without buckets: one call per queue batch."""
-        start, end = days_bounds(first_day, last_day, timezone)
+        """Queue x media type x direction groups with traffic in local days first..last, from synchronous
+        queries without buckets: one call per queue batch, split like every query when Genesys refuses one
+        as too large."""
+        (span,) = chunk_days(first_day, last_day, (last_day - first_day).days + 1, timezone)
+        query = _Query(timezone, None, _GROUP_PROBE_METRICS, None)
         groups: set[tuple[str, ...]] = set()
         for batch in queue_batches(queue_ids or (), self.settings.max_queue_predicates):
-            body = aggregates_body(
-                start, end, timezone=timezone, granularity=None, metrics=_GROUP_PROBE_METRICS, queue_ids=batch
-            )
-            for result in self.query_aggregates(body).get("results") or []:
-                group = result.get("group") if isinstance(result, Mapping) else None
-                if isinstance(group, Mapping) and all(isinstance(group.get(k), str) for k in GROUP_BY):
-                    groups.add(tuple(group[k] for k in GROUP_BY))
+            for answer in self._sync_answers(span, query, batch):
+                for result in answer.get("results") or []:
+                    group = result.get("group") if isinstance(result, Mapping) else None
+                    if isinstance(group, Mapping) and all(isinstance(group.get(k), str) for k in GROUP_BY):
+                        groups.add(tuple(group[k] for k in GROUP_BY))
         return len(groups)
 
     def iter_aggregates(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+if TYPE_CHECKING:
+    import polars as pl
 
 FetchMode = Literal["sync", "async"]
 
@@ -12,6 +15,34 @@ FetchMode = Literal["sync", "async"]
 # aggregates are split by (the `direction` dimension of a session).
 MEDIA_TYPES: Final[tuple[str, ...]] = ("voice", "callback", "chat", "email", "message")
 DIRECTIONS: Final[tuple[str, ...]] = ("inbound", "outbound")
+
+
+# A service-level target is a fraction 0..1 wherever Genesys writes it as 0.8 or as 80 (a queue's
+# `serviceLevel.percentage`, an aggregate's `oServiceLevel.target`): a value above 1 is a percentage, and a
+# value outside 0..100 is unusable (None).
+
+
+def normalise_percentage(value: Any) -> float | None:
+    """A service-level target as a fraction 0..1, whether Genesys sent 0.8 or 80; None if unusable."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    if number < 0 or number > 100 or number != number:
+        return None
+    return number / 100.0 if number > 1 else number
+
+
+def normalise_percentage_expr(values: pl.Expr) -> pl.Expr:
+    """`normalise_percentage` of a polars float column (null where unusable)."""
+    import polars as pl  # the API client uses this module without polars
+
+    return (
+        pl.when(values.is_nan() | (values < 0) | (values > 100))
+        .then(None)
+        .when(values > 1)
+        .then(values / 100.0)
+        .otherwise(values)
+    )
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,29 @@
 """Settings of the Genesys Cloud client: credentials, hosts, rate limit, timeouts, retry and chunk budgets.
 
-Built by ``GenesysResource`` from environment variables (see DESIGN.md, "Configuration") or directly in
-tests and scripts. The repr masks the client secret, so settings can be logged safely.
+Built by ``GenesysResource`` from the environment variables `genesys_assets.config` reads, or directly in
+tests and scripts. Each field's default and its rule (`GenesysSettings.problem`) are the only ones. The
+repr masks the client secret, so settings can be logged safely.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from genesys_assets.genesys.regions import DEFAULT_REGION, Hosts, resolve_hosts
 
-RATE_LIMIT_DIR_ENV = "GENESYS_RATE_LIMIT_DIR"
-FETCH_MODES: Final = ("auto", "sync", "jobs")
+FetchModeSetting = Literal["auto", "sync", "jobs"]
+FETCH_MODES: Final = get_args(FetchModeSetting)
+_POSITIVE: Final = frozenset(
+    {"requests_per_second", "timeout_s", "max_retry_seconds", "retry_backoff_s", "job_poll_initial_s"}
+    | {"job_poll_max_s", "job_timeout_s"}
+)
+_AT_LEAST_ONE: Final = frozenset(
+    {"burst", "max_attempts", "max_sync_query_days", "max_job_days", "job_page_size", "queries_in_flight"}
+    | {"max_queue_predicates"}
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -24,8 +32,8 @@ class GenesysSettings:
 
     * ``requests_per_second`` / ``burst``: the token bucket shared by every process using this OAuth
       client (Genesys allows 300 requests per minute per client-credentials token).
-    * ``rate_limit_dir``: directory of the shared bucket's SQLite file; default ``$GENESYS_RATE_LIMIT_DIR``
-      or the system temp directory. Every process that shares the OAuth client must see the same file.
+    * ``rate_limit_dir``: directory of the shared bucket's SQLite file; default the system temp
+      directory. Every process that shares the OAuth client must see the same file.
     * ``timeout_s``: per-request read/write/pool timeout (connect is capped at 10 s).
     * ``max_attempts`` / ``max_retry_seconds``: retry budget per request for 429, 5xx and network faults;
       ``retry_backoff_s`` is the first exponential backoff step (doubling, jittered, capped at 30 s).
@@ -56,7 +64,7 @@ class GenesysSettings:
     max_job_days: int = 31
     job_page_size: int = 25
     queries_in_flight: int = 2
-    fetch_mode: Literal["auto", "sync", "jobs"] = "auto"
+    fetch_mode: FetchModeSetting = "auto"
     max_queue_predicates: int = 100
     job_poll_initial_s: float = 2.0
     job_poll_max_s: float = 30.0
@@ -70,35 +78,24 @@ class GenesysSettings:
             raise ValueError(
                 "client_secret is empty; set GENESYS_CLIENT_SECRET to the OAuth client's secret."
             )
-        positive = {
-            "requests_per_second": self.requests_per_second,
-            "timeout_s": self.timeout_s,
-            "max_retry_seconds": self.max_retry_seconds,
-            "retry_backoff_s": self.retry_backoff_s,
-            "job_poll_initial_s": self.job_poll_initial_s,
-            "job_poll_max_s": self.job_poll_max_s,
-            "job_timeout_s": self.job_timeout_s,
-        }
-        for name, value in positive.items():
-            if not value > 0:
-                raise ValueError(f"{name}={value!r} must be greater than 0.")
-        at_least_one = {
-            "burst": self.burst,
-            "max_attempts": self.max_attempts,
-            "max_sync_query_days": self.max_sync_query_days,
-            "max_job_days": self.max_job_days,
-            "job_page_size": self.job_page_size,
-            "queries_in_flight": self.queries_in_flight,
-            "max_queue_predicates": self.max_queue_predicates,
-        }
-        for name, value in at_least_one.items():
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name}={value!r} must be a whole number of at least 1.")
-        if self.fetch_mode not in FETCH_MODES:
-            raise ValueError(f"fetch_mode={self.fetch_mode!r} is not one of {', '.join(FETCH_MODES)}.")
-        if self.token_refresh_margin_s < 0:
-            raise ValueError(f"token_refresh_margin_s={self.token_refresh_margin_s!r} must not be negative.")
+        for item in fields(self):
+            problem = self.problem(item.name, getattr(self, item.name))
+            if problem:
+                raise ValueError(f"{item.name}={getattr(self, item.name)!r} {problem}.")
         self.hosts()  # fail early on an unknown region or a malformed URL
+
+    @staticmethod
+    def problem(name: str, value: object) -> str | None:
+        """What is wrong with a value of the field `name`, or None."""
+        if name in _POSITIVE and not (isinstance(value, int | float) and value > 0):
+            return "must be greater than 0"
+        if name in _AT_LEAST_ONE and not (type(value) is int and value >= 1):
+            return "must be a whole number of at least 1"
+        if name == "fetch_mode" and value not in FETCH_MODES:
+            return f"is not one of {', '.join(FETCH_MODES)}"
+        if name == "token_refresh_margin_s" and not (isinstance(value, int | float) and value >= 0):
+            return "must not be negative"
+        return None
 
     def hosts(self) -> Hosts:
         """The API and login base URLs (region, or the overrides)."""
@@ -106,8 +103,11 @@ class GenesysSettings:
 
     def rate_limit_directory(self) -> Path:
         """Where the shared rate-limit bucket lives."""
-        configured = self.rate_limit_dir or os.environ.get(RATE_LIMIT_DIR_ENV, "").strip()
-        return Path(configured) if configured else Path(tempfile.gettempdir()) / "genesys_assets"
+        return (
+            Path(self.rate_limit_dir)
+            if self.rate_limit_dir
+            else Path(tempfile.gettempdir()) / "genesys_assets"
+        )
 
     def __repr__(self) -> str:
         parts = []

@@ -1,6 +1,6 @@
 """The data lake: deterministic Parquet encoding, S3 export objects and the store behind the I/O manager.
 
-No Dagster here: ``genesys_assets.io_manager`` and the export assets call these functions.
+No Dagster here: ``genesys_assets.defs.io_manager`` and the export assets call these functions.
 
 * :mod:`genesys_assets.lake.parquet`: ``parquet_bytes`` / ``read_parquet_bytes`` with explicit schemas.
 * :mod:`genesys_assets.lake.s3_export`: export keys, checked single-PUT uploads, stray-key cleanup,
@@ -20,6 +20,7 @@ from genesys_assets.lake.s3_export import (
     ExportedObject,
     ExportError,
     export_key,
+    export_prefix,
     put_object,
     put_partition_object,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "arrow_schema",
     "atomic_write",
     "export_key",
+    "export_prefix",
     "open_store",
     "parquet_bytes",
     "put_object",

@@ -42,6 +42,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from genesys_assets import localtime
+
 S3Client = Any  # a boto3 ``s3`` client; boto3 ships no runtime type for it
 Grain = Literal["daily", "weekly"]
 ServerSideEncryption = Literal["AES256", "aws:kms"]
@@ -129,6 +131,13 @@ def _join_key(*parts: str) -> str:
     return "/".join(segments)
 
 
+def export_prefix(prefix: str, grain: Grain) -> str:
+    """The folder of one grain's objects, e.g. ``lake/genesys/queue_export/grain=daily/`` (for listing)."""
+    if grain not in ("daily", "weekly"):
+        raise ValueError(f"Grain {grain!r} is not supported; use 'daily' or 'weekly'.")
+    return _join_key(prefix, EXPORT_TABLE, f"grain={grain}") + "/"
+
+
 def export_key(prefix: str, grain: Grain, partition_key: str) -> str:
     """The S3 key of one export partition, Hive-style.
 
@@ -142,17 +151,11 @@ def export_key(prefix: str, grain: Grain, partition_key: str) -> str:
         raise ValueError(f"Partition key {partition_key!r} is not an ISO date (YYYY-MM-DD).") from None
     if day.isoformat() != partition_key:
         raise ValueError(f"Partition key {partition_key!r} is not an ISO date (YYYY-MM-DD).")
-    if grain == "daily":
-        partition = f"date={partition_key}"
-    elif grain == "weekly":
-        if day.weekday() != 0:
-            raise ValueError(
-                f"Weekly partition key {partition_key!r} is not a Monday; weeks start on Monday."
-            )
-        partition = f"week={partition_key}"
-    else:
-        raise ValueError(f"Grain {grain!r} is not supported; use 'daily' or 'weekly'.")
-    return _join_key(prefix, EXPORT_TABLE, f"grain={grain}", partition, PART_FILE)
+    folder = export_prefix(prefix, grain)
+    if grain == "weekly":
+        localtime.week_days(day)  # a weekly key is the Monday of its week
+    partition = f"date={partition_key}" if grain == "daily" else f"week={partition_key}"
+    return _join_key(folder, partition, PART_FILE)
 
 
 def s3_uri(bucket: str, key: str) -> str:

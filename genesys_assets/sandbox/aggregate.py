@@ -1,9 +1,9 @@
 """Aggregation of generated conversations into a `ConversationAggregateQueryResponse`.
 
 Each metric is counted in the bucket of its own event instant (see `generator`), grouped by the
-requested dimensions and summarised with numpy (sort + reduceat), so a week of 200 queues at PT30M
-aggregates in well under a second. Groups, buckets and metrics without activity are omitted, as the
-real API does; an answer without any activity has no ``results`` key.
+requested dimensions and summarised with numpy (sort + reduceat), never one Python object per event.
+Groups, buckets and metrics without activity are omitted, as the real API does; an answer without any
+activity has no ``results`` key.
 
 `apply_mutation` bends a correct answer in one documented way for contract tests of the pipeline.
 """

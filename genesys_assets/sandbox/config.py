@@ -304,10 +304,6 @@ class SandboxConfig:
             out["client_secret"] = "***"
         return out
 
-    @classmethod
-    def knob_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
-
 
 def parse_fault(item: str) -> tuple[str, str]:
     """Split a scripted fault "target:kind" (target optional, default "api") and validate it."""

@@ -685,7 +685,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm and the
-        # client's delayed ACK add about 40 ms to every keep-alive answer.
+        # client's delayed ACK delay every keep-alive answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.sandbox._lock:
             self.sandbox._connections.add(self.connection)

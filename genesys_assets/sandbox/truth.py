@@ -3,7 +3,7 @@
 Tests compare what the pipeline extracted (through HTTP, the client, the transforms and the lake) with
 these numbers. They are computed straight from the generated conversations with per-metric masks on the
 local day's bounds (`localtime.day_bounds`), independently of the HTTP aggregation path (no bucket edges,
-no cells, no JSON). Keys are the flat KPI measure names of `schema.KPI_MEASURES`.
+no cells, no JSON). Keys are the interval KPI measure names of `schema.KPI_MEASURES`.
 """
 
 from __future__ import annotations

@@ -42,28 +42,17 @@ def _with_local_reading(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str
     )
 
 
-def export_daily(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str) -> pl.DataFrame:
-    """`DAILY_KPIS` rows -> `EXPORT_DAILY`: queue name, local wall time and UTC offset of each interval.
-
-    Sorted by queue_id, media_type, direction, interval_start.
-    """
-    frame = _with_local_reading(daily, queues, timezone)
-    return (
-        frame.select(pl.col(name).cast(dtype) for name, dtype in EXPORT_DAILY.items())
-        .sort(*CHANNEL_KEYS, "interval_start")
-        .match_to_schema(EXPORT_DAILY)
-    )
-
-
 _PART = "__partition_key"
 
 
 def export_daily_partitions(
     frames: Mapping[str, pl.DataFrame], queues: pl.DataFrame, timezone: str
 ) -> dict[str, pl.DataFrame]:
-    """`export_daily` of every partition's frame, computed in one pass; equal to one call per frame.
+    """`DAILY_KPIS` rows of each partition -> `EXPORT_DAILY`: queue name, local wall time and UTC offset of
+    each interval, sorted by queue_id, media_type, direction, interval_start.
 
-    A range run of a year would otherwise pay a handful of polars queries per day.
+    Every partition of a range run is computed in one pass (a handful of polars queries, not a handful per
+    day).
     """
     if not frames:
         return {}
@@ -78,6 +67,11 @@ def export_daily_partitions(
     parts = exported.partition_by(_PART, as_dict=True, maintain_order=True, include_key=False)
     empty = pl.DataFrame(schema=EXPORT_DAILY)
     return {key: parts.get((key,), empty).match_to_schema(EXPORT_DAILY) for key in frames}
+
+
+def export_daily(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    """`export_daily_partitions` of one day's rows."""
+    return export_daily_partitions({"day": daily}, queues, timezone)["day"]
 
 
 def day_fill_method() -> pl.Expr:
@@ -117,9 +111,7 @@ def export_weekly(
         pl.col("is_provisional").any(),
         day_fill_method(),
     )
-    days = with_ratios(days).with_columns(
-        week_start=pl.col("local_date") - pl.duration(days=pl.col("local_date").dt.weekday() - 1)
-    )
+    days = with_ratios(days).with_columns(week_start=localtime.week_start_expr(pl.col("local_date")))
     midnights = _local_midnights(days["local_date"].unique().sort().to_list(), timezone)
     days = days.join(midnights, on="local_date", how="left").with_columns(
         utc_offset=_utc_offset(pl.col("interval_start"), timezone)

@@ -1,12 +1,11 @@
 """Flatten conversation-aggregates answers into the raw long table (`schema.RAW_AGGREGATES`).
 
 Input: one `ConversationAggregateQueryResponse` body as JSON bytes (`parse_aggregate_answer`, what the
-pipeline uses), or its `results` list parsed into Python objects (`parse_aggregate_results`), all for one
-query window of whole local days, grouped by queueId, mediaType and direction. Output: one row per queue x
-media type x direction x interval x metric with the integer statistics, the target as a 0..1 fraction, the local date of the
-interval start and the extraction instant.
+pipeline calls), for one query window of whole local days, grouped by queueId, mediaType and direction.
+Output: one row per queue x media type x direction x interval x metric with the integer statistics, the
+target as a 0..1 fraction, the local date of the interval start and the extraction instant.
 
-Rules (see genesys-api.md §3):
+Rules:
 
 * **Partial groups.** The API can add roll-up groups that lack some `groupBy` keys. A group whose `group`
   object lacks any of `queueId`, `mediaType` and `direction` (or has no `group` at all) is such a roll-up
@@ -14,7 +13,8 @@ Rules (see genesys-api.md §3):
   `AggregatesFormatError`: that is a broken answer, not a roll-up.
 * **Numbers.** Every statistic may arrive as a float (`1234.0`). count, sum, min, max, numerator and
   denominator are converted exactly to Int64; a non-integral, non-finite, boolean or non-numeric value
-  raises. `target` is a float; a value above 1 is taken as a percentage and divided by 100.
+  raises. `target` is a float fraction by the rule of `genesys.records.normalise_percentage` (a value
+  above 1 is a percentage; outside 0..100 it is null).
 * **Intervals.** Each bucket string must be `start/end` of two offset-qualified instants, exactly
   `interval_minutes` long, inside `[window_start, window_end)`, and start on a bucket boundary counted
   from local midnight in the query's timezone (`localtime.interval_starts`). Anything else raises.
@@ -24,12 +24,11 @@ Rules (see genesys-api.md §3):
 * Unknown fields (qualifier, ratio, percentiles, views, extra group keys) are ignored; a metric name
   outside `AGGREGATE_METRICS` is kept as its own rows.
 
-Performance: `parse_aggregate_answer` reads the bytes into Arrow columns with a fixed schema and builds the
-frame with vectorised gathers, about 1.3 s per million metric entries on one core, JSON reading included
-(parsing into Python objects alone takes about 3 s for the same answer). `parse_aggregate_results` walks the
-nested objects once per bucket, converts the statistics in bulk after a scan of their Python types, and
-takes the value-by-value path that names the offending group, interval and metric only for an odd value.
-Both give the same frame for the same answer.
+One implementation with a checked fallback: `parse_aggregate_answer` reads the bytes into Arrow columns
+with a fixed schema and builds the frame with vectorised gathers. An answer that reader cannot take as it
+is goes to `parse_aggregate_results_checked`, which walks the parsed objects, converts the statistics in
+bulk after a scan of their Python types, and takes the value-by-value path that names the offending group,
+interval and metric only for an odd value. Both give the same frame for the same answer.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ import polars as pl
 import pyarrow as pa
 
 from genesys_assets import localtime
+from genesys_assets.genesys.records import normalise_percentage_expr
 from genesys_assets.schema import RAW_AGGREGATES, UTC_US
 
 INT_STATS: Final[tuple[str, ...]] = ("count", "sum", "min", "max", "numerator", "denominator")
@@ -257,9 +257,7 @@ _NUMBER_TYPES: Final = frozenset({int, float, type(None)})
 
 
 def _normalised_target(targets: pl.Series) -> pl.Series:
-    return (
-        pl.select(pl.when(targets > 1.0).then(targets / 100.0).otherwise(targets)).to_series().alias("target")
-    )
+    return pl.select(normalise_percentage_expr(pl.lit(targets))).to_series().alias("target")
 
 
 def _fast_stat_columns(stats: list[Any]) -> list[pl.Series] | None:
@@ -318,7 +316,7 @@ def _empty() -> pl.DataFrame:
     return pl.DataFrame(schema=RAW_AGGREGATES)
 
 
-def parse_aggregate_results(
+def parse_aggregate_results_checked(
     results: Sequence[Mapping[str, Any]] | None,
     *,
     window_start: datetime,
@@ -486,13 +484,12 @@ def parse_aggregate_answer(
 ) -> pl.DataFrame:
     """Flatten one aggregates answer body (a synchronous query's, or one page of an aggregates job).
 
-    The same frame as `parse_aggregate_results` of the body's `results`, without building Python objects
-    for it: the JSON is read straight into Arrow columns with a fixed schema (about 3 times faster than
-    parsing it into dicts, and a fraction of the memory). An answer the columnar reader cannot take as it
-    is (a null or empty key, an odd statistic, a bucket off the grid, a value that is not JSON) is parsed
-    again into Python objects and flattened by `parse_aggregate_results`, which converts it exactly or
-    raises `AggregatesFormatError` naming the offending group, interval and metric. A body that is not
-    JSON raises `orjson.JSONDecodeError`, so the HTTP layer can retry a truncated answer.
+    The same frame as `parse_aggregate_results_checked` of the body's `results`, without building Python
+    objects for it: the JSON is read straight into Arrow columns with a fixed schema. An answer the columnar
+    reader cannot take as it is (a null or empty key, an odd statistic, a bucket off the grid, a value that is
+    not JSON) is parsed again into Python objects and flattened by `parse_aggregate_results_checked`, which
+    converts it exactly or raises `AggregatesFormatError` naming the offending group, interval and metric. A
+    body that is not JSON raises `orjson.JSONDecodeError`, so the HTTP layer can retry a truncated answer.
     """
     window_start = _aware_utc(window_start, "window_start")
     window_end = _aware_utc(window_end, "window_end")
@@ -506,7 +503,7 @@ def parse_aggregate_answer(
         raise AggregatesFormatError(
             f"Aggregates answer: the body is a JSON {type(answer).__name__}, not an object with 'results'."
         )
-    return parse_aggregate_results(
+    return parse_aggregate_results_checked(
         answer.get("results"),
         window_start=window_start,
         window_end=window_end,

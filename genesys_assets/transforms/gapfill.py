@@ -1,8 +1,10 @@
 """The daily KPI table with gaps filled (`queue_kpis_daily`, `schema.DAILY_KPIS`).
 
-Zero activity is not a gap. A day whose flat KPI partition exists is *observed*, even with zero rows or
-all-zero measures: its values are exact. A day whose partition is absent (extraction failed or has not
-run) is a *gap*: each of its rows is estimated from the nearest observed days around it.
+Zero activity is not a gap. A day whose interval KPI partition (`queue_interval_kpis`) was materialized is
+*observed*, even with zero rows or all-zero measures: its values are exact. Any other day (its extraction
+failed or has not run) is a *gap*: each of its rows is estimated from the nearest observed days around it.
+The Dagster layer applies this one rule in the daily asset and in the gap-refill sensor
+(`defs.gap_refills.observed_keys`); the functions here take the observed days as given.
 
 Estimation of a gap day, per queue x media type x direction (each grid key but the interval) and measure:
 
@@ -51,7 +53,13 @@ import polars as pl
 
 from genesys_assets import localtime
 from genesys_assets.schema import DAILY_KPIS, INTERVAL_KPIS, KPI_MEASURES, UTC_US
-from genesys_assets.transforms.kpis import CHANNEL_KEYS, GRID_KEYS, day_intervals, with_ratios
+from genesys_assets.transforms.kpis import (
+    CHANNEL_KEYS,
+    GRID_KEYS,
+    GRID_SCHEMA,
+    expected_grid,
+    with_ratios,
+)
 
 _MATCH_KEYS: Final[tuple[str, ...]] = (*CHANNEL_KEYS, "wall_minute", "fold")
 _JOIN_KEYS: Final[list[str]] = list(GRID_KEYS)
@@ -269,13 +277,9 @@ def _gap_grid(window: Mapping[date, pl.DataFrame], day: date, timezone: str, min
     ]
     frames = [window[d].select(CHANNEL_KEYS) for d in nearest if d is not None]
     if not frames:
-        return pl.DataFrame(schema={name: INTERVAL_KPIS[name] for name in GRID_KEYS})
-    pairs = pl.concat(frames).unique().with_columns(local_date=pl.lit(day, dtype=pl.Date))
-    return (
-        pairs.join(day_intervals([day], timezone, minutes), on="local_date")
-        .select(GRID_KEYS)
-        .sort(*CHANNEL_KEYS, "interval_start")
-    )
+        return pl.DataFrame(schema=GRID_SCHEMA)
+    pairs = pl.concat(frames).with_columns(local_date=pl.lit(day, dtype=pl.Date))
+    return expected_grid(pairs, [day], timezone, minutes)
 
 
 def _estimate(
@@ -396,3 +400,102 @@ def fill_days(
             }
             filled[day] = _estimate(near, day, timezone, interval_minutes, day in provisional)
     return {day: filled[day] for day in days}
+
+
+# ---------------------------------------------------------------------------------------- which days are gaps
+#
+# Which days were observed comes from the caller (see the module docstring). A gap's estimate depends only on
+# the nearest observed day before and after it within the window. The daily table records, per estimated day,
+# which two days it used (`estimate_sources` metadata). Whenever the nearest observed days change (a gap was
+# backfilled, a neighbour appeared) or an estimated day became observed, the day's daily partition is stale
+# and is planned for re-materialization. A week is stale once one of its days changed after the week was built
+# (a refill, a backfill, a restatement re-read).
+
+Sources = tuple[str | None, str | None]
+
+
+def nearest_observed(
+    day: date, observed: Iterable[date], window_days: int
+) -> tuple[date | None, date | None]:
+    """The nearest observed day strictly before and strictly after `day`, each within `window_days`."""
+    before = after = None
+    for candidate in observed:
+        offset = (candidate - day).days
+        if -window_days <= offset < 0 and (before is None or candidate > before):
+            before = candidate
+        elif 0 < offset <= window_days and (after is None or candidate < after):
+            after = candidate
+    return before, after
+
+
+def estimate_sources(day: date, observed: Iterable[date], window_days: int) -> Sources:
+    """The (before, after) ISO keys an estimate of `day` is built from, as recorded in metadata."""
+    before, after = nearest_observed(day, observed, window_days)
+    return (before.isoformat() if before else None, after.isoformat() if after else None)
+
+
+def days_to_read(days: Sequence[date], observed: Iterable[date], window_days: int) -> list[date]:
+    """The observed days a gap fill of `days` reads, in date order: each observed day of `days` itself and,
+    for each gap among them, every observed day within `window_days` of it (its estimate's candidates)."""
+    observed_set = set(observed)
+    needed = {day for day in days if day in observed_set}
+    for day in days:
+        if day not in observed_set:
+            needed.update(other for other in observed_set if 0 < abs((other - day).days) <= window_days)
+    return sorted(needed)
+
+
+def plan_refills(
+    partition_keys: Iterable[str],
+    observed_keys: Iterable[str],
+    recorded_sources: Mapping[str, Sources | None],
+    window_days: int,
+) -> list[str]:
+    """Daily keys whose `queue_kpis_daily` partition must be re-materialized, in date order.
+
+    `recorded_sources` maps each materialized daily key to the sources its estimate used, or None when the
+    day was observed at that time. Keys before the first or after the last observed day are not gaps (that
+    history has not been loaded yet; a failed latest day shows as a failed run, not as an estimate), and a gap
+    with no observed day within the window on either side has nothing to estimate from.
+    """
+    observed = sorted(date.fromisoformat(k) for k in observed_keys)
+    if not observed:
+        return []
+    observed_set = set(observed)
+    refills = []
+    for key in sorted(partition_keys):
+        day = date.fromisoformat(key)
+        if day < observed[0] or day > observed[-1]:
+            continue
+        recorded = recorded_sources.get(key, "missing")
+        if day in observed_set:
+            if recorded not in (None, "missing"):
+                refills.append(key)  # was estimated, is now observed: the exact values replace the estimate
+            continue
+        nearby = [d for d in observed if abs((d - day).days) <= window_days]
+        current = estimate_sources(day, nearby, window_days)
+        if current == (None, None):
+            continue
+        if recorded == "missing" or recorded != current:
+            refills.append(key)
+    return refills
+
+
+def stale_weeks(
+    daily_latest: Mapping[str, int], weekly_latest: Mapping[str, int], pending: Iterable[str] = ()
+) -> dict[str, int]:
+    """Weekly keys built before the latest change of one of their days, each with that change's storage id.
+
+    `daily_latest` and `weekly_latest` map partition keys to the storage id (event order) of their latest
+    `queue_kpis_daily` and `queue_kpis_weekly` materializations. A week that was never built is left to its
+    schedule or a backfill; a week holding a day in `pending` (a refill requested at the same time) waits
+    for it, so it is built once, after that day.
+    """
+    waiting = {localtime.week_start(date.fromisoformat(key)) for key in pending}
+    newest: dict[str, int] = {}
+    for key, storage_id in daily_latest.items():
+        monday = localtime.week_start(date.fromisoformat(key))
+        week = monday.isoformat()
+        if week in weekly_latest and monday not in waiting and storage_id > weekly_latest[week]:
+            newest[week] = max(storage_id, newest.get(week, 0))
+    return dict(sorted(newest.items()))

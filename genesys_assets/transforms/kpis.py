@@ -1,4 +1,4 @@
-"""The expected interval grid and the flat KPI table (`queue_interval_kpis`).
+"""The expected interval grid and the interval KPI table (`queue_interval_kpis`).
 
 The aggregates API omits every queue, interval and metric without activity, so the raw long table is
 sparse. This module lays out the grid that *should* exist for a set of local days, pivots the raw metric
@@ -187,7 +187,7 @@ def active_pairs(raw: pl.DataFrame | pl.LazyFrame, days: Sequence[date], window_
 def expected_grid(
     pairs: pl.DataFrame, days: Sequence[date], timezone: str, interval_minutes: int
 ) -> pl.DataFrame:
-    """The rows the flat KPI table must have for the given local days (columns `GRID_KEYS`).
+    """The rows the interval KPI table must have for the given local days (columns `GRID_KEYS`).
 
     One row per local_date x queue x media type x direction of `pairs` (`active_pairs`) x every local interval
     of that day. Sorted by local_date, queue_id, media_type, direction, interval_start.
@@ -232,7 +232,7 @@ def interval_kpis(
     timezone: str,
     interval_minutes: int,
 ) -> pl.DataFrame:
-    """The flat KPI table (`schema.INTERVAL_KPIS`) of the given local days from raw aggregate rows.
+    """The interval KPI table (`schema.INTERVAL_KPIS`) of the given local days from raw aggregate rows.
 
     `raw` is a `RAW_AGGREGATES` frame; rows of other local dates are ignored. `pairs` is the days' channels
     (`active_pairs`, which include every channel with raw rows on the day itself). The result covers the

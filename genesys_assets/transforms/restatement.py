@@ -1,7 +1,7 @@
 """What a re-read of a stored day changed: Genesys restates recent (and, after service-level option changes,
 older) data, and the daily schedule re-reads the last days every night.
 
-`restatement` compares the stored flat KPI partition of a day with the one a re-read produced: the rows whose
+`restatement` compares the stored interval KPI partition of a day with the one a re-read produced: the rows whose
 measures differ (or that appear or disappear) and, for the figures an analyst watches, the change of the
 day's totals. Identical partitions give no restatement.
 """

@@ -10,20 +10,19 @@ count in neither. `is_provisional` is true if any row of the week is.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 
+from genesys_assets import localtime
 from genesys_assets.schema import KPI_MEASURES, WEEKLY_KPIS
 from genesys_assets.transforms.kpis import CHANNEL_KEYS, sum_or_null, with_ratios
 
 
 def check_week_rows(daily: pl.DataFrame, week_start: date) -> None:
     """Raise ValueError if `week_start` is not a Monday or a row's local_date lies outside that week."""
-    if week_start.weekday() != 0:
-        raise ValueError(f"Weeks start on Monday; {week_start.isoformat()} is a {week_start:%A}.")
-    week_end = week_start + timedelta(days=7)
-    outside = daily.filter((pl.col("local_date") < week_start) | (pl.col("local_date") >= week_end))
+    localtime.week_days(week_start)
+    outside = daily.filter(localtime.week_start_expr(pl.col("local_date")) != week_start)
     if outside.height:
         dates = ", ".join(d.isoformat() for d in outside["local_date"].unique().sort().to_list()[:5])
         raise ValueError(

@@ -1,0 +1,94 @@
+"""Gap refills: the job and sensor that keep gap estimates and the weeks built on them current.
+
+Which days are gaps and which estimates are stale is decided by the pure functions of
+`genesys_assets.transforms.gapfill`; this module reads the instance's materialization records for them.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from genesys_assets.config import SETTINGS
+from genesys_assets.defs.automation import weekly_job
+from genesys_assets.defs.partitions import daily_partitions
+from genesys_assets.transforms import gapfill
+
+GAP_ASSETS = ["queue_kpis_daily", "queue_export_daily"]
+OBSERVED_ASSET = dg.AssetKey("queue_interval_kpis")
+
+
+def observed_keys(instance: dg.DagsterInstance) -> set[str]:
+    """The daily keys that are observed: those `queue_interval_kpis` has a materialization for. Every other
+    day is a gap. The daily asset and the sensor both decide by this one rule (a file a failed run left in
+    the lake without a materialization is not an observation). Keys outside the daily partitions (e.g. before
+    a later GENESYS_START_DATE) are not days of this pipeline."""
+    return set(instance.get_materialized_partitions(OBSERVED_ASSET)) & set(
+        daily_partitions.get_partition_keys()
+    )
+
+
+gap_refill_job = dg.define_asset_job(
+    "genesys_gap_refill_job",
+    selection=dg.AssetSelection.assets(*GAP_ASSETS),
+    partitions_def=daily_partitions,
+    description="Re-estimate (or replace with exact values) daily partitions whose gap estimate is stale.",
+)
+
+
+def _recorded_sources(instance: dg.DagsterInstance) -> dict[str, gapfill.Sources | None]:
+    """Per daily key, the estimate sources recorded by its latest `queue_kpis_daily` materialization."""
+    recorded: dict[str, gapfill.Sources | None] = {}
+    cursor = None
+    for _ in range(50):  # bounded: 50 pages of 500 records
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("queue_kpis_daily")),
+            limit=500,
+            cursor=cursor,
+            ascending=False,
+        )
+        for record in page.records:
+            materialization = record.asset_materialization
+            if materialization is None or materialization.partition in recorded:
+                continue
+            entry = materialization.metadata.get("estimate_sources")
+            sources = entry.value if entry is not None else None
+            recorded[materialization.partition] = (sources[0], sources[1]) if sources else None
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return recorded
+
+
+@dg.sensor(
+    jobs=[gap_refill_job, weekly_job],
+    minimum_interval_seconds=120,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def gap_refill_sensor(context: dg.SensorEvaluationContext):
+    """Keeps gap estimates honest.
+
+    A day whose extraction failed gets an estimate from its nearest observed neighbours; when a gap is later
+    backfilled (or a neighbour appears), every day whose estimate used other neighbours, and every estimated
+    day that is now observed, is re-materialized. Every built week one of whose days changed after it was
+    built (a refill, a backfill, a restatement re-read) is built again, so weekly figures and their
+    `days_interpolated` always equal the sum of their days.
+    """
+    instance = context.instance
+    observed = observed_keys(instance)
+    partition_keys = daily_partitions.get_partition_keys()
+    refills = gapfill.plan_refills(
+        partition_keys, observed, _recorded_sources(instance), SETTINGS.gap_window_days
+    )
+    state = ",".join(refills) + "|" + str(len(observed))
+    for key in refills:
+        yield dg.RunRequest(run_key=f"gap:{key}:{state}", job_name=gap_refill_job.name, partition_key=key)
+    materialization = dg.DagsterEventType.ASSET_MATERIALIZATION
+    stale = gapfill.stale_weeks(
+        instance.get_latest_storage_id_by_partition(dg.AssetKey("queue_kpis_daily"), materialization),
+        instance.get_latest_storage_id_by_partition(dg.AssetKey("queue_kpis_weekly"), materialization),
+        pending=refills,
+    )
+    for week, changed in stale.items():
+        yield dg.RunRequest(run_key=f"week:{week}:{changed}", job_name=weekly_job.name, partition_key=week)
+    if not refills and not stale:
+        yield dg.SkipReason("Every gap estimate and every built week is current.")

@@ -1,0 +1,138 @@
+"""Assets that call the Genesys Cloud API: the queue directory and the raw conversation aggregates."""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import polars as pl
+
+from genesys_assets.config import SETTINGS
+from genesys_assets.defs import checks
+from genesys_assets.defs.common import GENESYS_POOL, GROUP_RAW, OWNERS
+from genesys_assets.defs.io_manager import PartitionBatches
+from genesys_assets.defs.partitions import daily_partitions, partition_days
+from genesys_assets.defs.resources import GenesysResource
+from genesys_assets.genesys import CallStats, ChunkPlan, FetchProgress
+from genesys_assets.schema import AGGREGATE_METRICS
+from genesys_assets.transforms.directory import queues_frame
+from genesys_assets.transforms.flatten import parse_aggregate_answer
+from genesys_assets.transforms.split import split_by_local_date
+
+
+@dg.asset(
+    group_name=GROUP_RAW,
+    kinds={"genesys", "polars"},
+    owners=OWNERS,
+    pool=GENESYS_POOL,
+    tags={"domain": "contact_center"},
+)
+def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) -> dg.Output[pl.DataFrame]:
+    """The routing queue directory: id, name, division, each channel's service-level target and the created
+    date.
+
+    Read from `GET /api/v2/routing/queues` (all pages). Filtered to `GENESYS_QUEUE_IDS` when that is set.
+    Downstream tables take queue names from here. Which channels a queue serves is not read from its
+    `mediaSettings` (every queue carries all five blocks): it comes from traffic.
+    """
+    with genesys.get_client(context.log) as client:
+        queues = client.list_queues(queue_ids=SETTINGS.queue_ids or None)
+        stats = client.stats
+    frame = queues_frame(queues)
+    return dg.Output(
+        frame,
+        metadata={
+            "queue_count": dg.MetadataValue.int(frame.height),
+            "api_calls": dg.MetadataValue.int(stats.api_calls),
+            "http_429": dg.MetadataValue.int(stats.http_429),
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP_RAW,
+    kinds={"genesys", "polars"},
+    owners=OWNERS,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=GENESYS_POOL,
+    tags={"domain": "contact_center"},
+    check_specs=checks.RAW_CHECKS,
+)
+def raw_queue_aggregates(
+    context: dg.AssetExecutionContext, genesys: GenesysResource
+) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
+    """Conversation aggregates per queue x media type x direction x interval, one long row per metric.
+
+    One query covers every queue (`groupBy: [queueId, mediaType, direction]`; with `GENESYS_QUEUE_IDS`, one
+    query per 100 queues) with local-midnight bounds and the org's `timeZone`. A range backfill is one run:
+    the client plans the fewest calls the API limits allow (synchronous chunks or async aggregates jobs),
+    fetches the next chunk while the current one is stored, and each chunk is split into its local days and
+    written as it arrives. Counts, sums, numerators and denominators are kept so every KPI downstream is
+    exact. A day with no activity is an empty partition, not a gap.
+    """
+    days = partition_days(context)
+    extracted_at = datetime.now(UTC)
+    results = checks.PartitionChecks(context, checks.RAW_CHECKS)
+    started = time.monotonic()
+    totals = {"metric_rows": 0, "query_chunks": 0}
+    stats: list[CallStats] = []
+
+    def report(progress: FetchProgress) -> None:
+        elapsed = time.monotonic() - started
+        left = elapsed / progress.chunks_done * (progress.chunks_total - progress.chunks_done)
+        context.log.info(f"{progress}; {elapsed:.1f} s elapsed, about {left:.0f} s left")
+
+    def read_answer(chunk: ChunkPlan, body: bytes) -> pl.DataFrame:
+        return parse_aggregate_answer(
+            body,
+            window_start=chunk.window_start,
+            window_end=chunk.window_end,
+            interval_minutes=SETTINGS.interval_minutes,
+            timezone=SETTINGS.timezone,
+            extracted_at=extracted_at,
+        )
+
+    def batches() -> Iterator[dict[str, pl.DataFrame]]:
+        # Each answer is read from its JSON bytes straight into columns, split into its local days (a chunk
+        # holds whole days) and written before the next is processed, so a year is never held at once.
+        with genesys.get_client(context.log) as client:
+            for chunk in client.iter_aggregates(
+                days[0],
+                days[-1],
+                timezone=SETTINGS.timezone,
+                granularity=SETTINGS.granularity,
+                queue_ids=SETTINGS.queue_ids or None,
+                metrics=AGGREGATE_METRICS,
+                on_progress=report,
+                read_answer=read_answer,
+                combine=pl.concat,
+                in_flight=client.settings.queries_in_flight,
+            ):
+                chunk_days = [day for day in days if chunk.first_day <= day <= chunk.last_day]
+                frames = split_by_local_date(chunk.answer, chunk_days)
+                for key, frame in frames.items():
+                    results.record(key, checks.raw_rules(frame, date.fromisoformat(key)))
+                totals["metric_rows"] += chunk.answer.height
+                totals["query_chunks"] += 1
+                context.log.info(
+                    f"Flattened chunk {totals['query_chunks']} ({chunk.first_day}..{chunk.last_day}): "
+                    f"{chunk.answer.height} metric rows"
+                )
+                yield frames
+            stats.append(client.stats)
+
+    def summary() -> dict[str, dg.MetadataValue]:
+        return {
+            "days": dg.MetadataValue.int(len(days)),
+            "metric_rows": dg.MetadataValue.int(totals["metric_rows"]),
+            "api_calls": dg.MetadataValue.int(stats[0].api_calls),
+            "http_429": dg.MetadataValue.int(stats[0].http_429),
+            "retries": dg.MetadataValue.int(stats[0].retries),
+            "query_chunks": dg.MetadataValue.int(totals["query_chunks"]),
+            "granularity": dg.MetadataValue.text(SETTINGS.granularity),
+            "timezone": dg.MetadataValue.text(SETTINGS.timezone),
+        }
+
+    yield dg.Output(PartitionBatches(batches(), summary))
+    yield from results.events()

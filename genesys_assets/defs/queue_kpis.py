@@ -1,0 +1,213 @@
+"""KPI tables: the interval KPI table, the daily table with gaps filled, and the weekly rollup."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import polars as pl
+
+from genesys_assets import localtime
+from genesys_assets.config import SETTINGS
+from genesys_assets.defs import checks
+from genesys_assets.defs.common import (
+    GROUP_KPIS,
+    OWNERS,
+    batches,
+    record_partition_figures,
+    restatement_metadata,
+)
+from genesys_assets.defs.gap_refills import observed_keys
+from genesys_assets.defs.io_manager import MissingPartitionError, PartitionBatches, StoredPartitions
+from genesys_assets.defs.partitions import (
+    channel_window_mapping,
+    daily_partitions,
+    gap_window_mapping,
+    partition_days,
+    weekly_partitions,
+)
+from genesys_assets.schema import INTERVAL_KPIS
+from genesys_assets.transforms import gapfill, kpis, restatement, weekly
+from genesys_assets.transforms.kpis import GRID_SCHEMA
+from genesys_assets.transforms.split import split_by_local_date
+
+
+@dg.asset(
+    group_name=GROUP_KPIS,
+    kinds={"polars"},
+    owners=OWNERS,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    ins={
+        "raw_queue_aggregates": dg.AssetIn(
+            partition_mapping=channel_window_mapping, metadata={"allow_missing_partitions": True}
+        )
+    },
+    check_specs=checks.INTERVAL_CHECKS,
+)
+def queue_interval_kpis(
+    context: dg.AssetExecutionContext, raw_queue_aggregates: StoredPartitions
+) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
+    """Interval KPI table on the full expected grid: every queue x media type x direction with traffic on the
+    day or in its trailing channel window (`GENESYS_CHANNEL_WINDOW_DAYS`) x every local interval (46, 48 or
+    50 half-hours on DST days).
+
+    Counts and millisecond sums per interval; AHT = handle sum / handle count, average speed of answer =
+    answer sum / answered, answer and abandon rates over offered (no abandon rate for web messaging),
+    service level from Genesys's oServiceLevel. An interval the API omitted had no activity: counts 0,
+    ratios null. A re-read that changes a stored day records what changed on its materialization.
+    """
+    results = checks.PartitionChecks(context, checks.INTERVAL_CHECKS)
+    restated: list[str] = []
+    days = partition_days(context)
+    absent = [day.isoformat() for day in days if day.isoformat() not in raw_queue_aggregates]
+    if absent:
+        raise MissingPartitionError(
+            f"asset raw_queue_aggregates has no stored partition(s) {', '.join(absent[:10])}. Fix: materialize "
+            "those partitions of raw_queue_aggregates first (e.g. launch a backfill of the daily job)."
+        )
+
+    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+        # A month of days is transformed in one pass (a few polars queries instead of a few per day), then
+        # split into one frame per partition and written before the next month is read.
+        for batch in batches(days):
+            keys = [day.isoformat() for day in batch]
+            raw = pl.concat(list(raw_queue_aggregates.load(keys).values()))
+            earlier = raw_queue_aggregates.load(
+                (day.isoformat() for day in kpis.window_days(batch, SETTINGS.channel_window_days)),
+                columns=["local_date", *kpis.CHANNEL_KEYS],
+            )
+            traffic = pl.concat([raw.select("local_date", *kpis.CHANNEL_KEYS), *earlier.values()])
+            pairs = kpis.active_pairs(traffic, batch, SETTINGS.channel_window_days)
+            args = (batch, SETTINGS.timezone, SETTINGS.interval_minutes)
+            frames = split_by_local_date(kpis.interval_kpis(raw, pairs, *args), batch, schema=INTERVAL_KPIS)
+            grids = split_by_local_date(kpis.expected_grid(pairs, *args), batch, schema=GRID_SCHEMA)
+            for key, frame in frames.items():
+                results.record(key, checks.interval_rules(frame, grids[key]))
+            record_partition_figures(context, frames)
+            yield frames
+
+    def replaced(key: str, stored: pl.DataFrame, new: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+        change = restatement.restatement(stored, new)
+        if change is not None:
+            restated.append(key)
+            context.log.info(f"Re-read of {key} restated its figures: {change.describe()}.")
+        return restatement_metadata(change)
+
+    def summary() -> dict[str, dg.MetadataValue]:
+        return {"restated_days": dg.MetadataValue.int(len(restated))}
+
+    yield dg.Output(PartitionBatches(produce(), summary, replaced))
+    yield from results.events()
+
+
+@dg.asset(
+    group_name=GROUP_KPIS,
+    kinds={"polars"},
+    owners=OWNERS,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    ins={
+        "queue_interval_kpis": dg.AssetIn(
+            partition_mapping=gap_window_mapping, metadata={"allow_missing_partitions": True}
+        )
+    },
+    check_specs=checks.DAILY_CHECKS,
+)
+def queue_kpis_daily(
+    context: dg.AssetExecutionContext, queue_interval_kpis: StoredPartitions
+) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
+    """Interval KPIs per local day with gaps filled.
+
+    A day whose extraction succeeded is copied exactly (`fill_method = observed`). A day whose extraction
+    failed or has not run is a gap: each queue's counts and sums are estimated linearly from the nearest
+    observed days before and after within the window, carried from one side when only one exists, and null
+    when neither does; `is_interpolated` flags those rows. When the gap is backfilled, the gap-refill sensor
+    re-materializes every day that used an estimate. `is_provisional` marks days the daily schedule will
+    still re-read (the last `GENESYS_LOOKBACK_DAYS`), because Genesys may still restate them.
+    """
+    days = partition_days(context)
+    materialized = observed_keys(context.instance)
+    observed = [date.fromisoformat(key) for key in queue_interval_kpis if key in materialized]
+    requested = set(context.asset_partition_keys_for_input("queue_interval_kpis"))
+    lost = sorted((materialized & requested) - set(queue_interval_kpis))
+    if lost:
+        raise MissingPartitionError(
+            f"asset queue_interval_kpis is materialized for {', '.join(lost[:10])} but the lake has no file "
+            "for them (was GENESYS_LAKE_DIR changed or a file deleted?). Fix: materialize those partitions of "
+            "queue_interval_kpis again, or point GENESYS_LAKE_DIR at the lake they were written to."
+        )
+    now = datetime.now(UTC)
+    results = checks.PartitionChecks(context, checks.DAILY_CHECKS)
+    gap_days: list[str] = []
+
+    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+        for batch in batches(days):
+            needed = gapfill.days_to_read(batch, observed, SETTINGS.gap_window_days)
+            window = {
+                date.fromisoformat(key): frame
+                for key, frame in queue_interval_kpis.load(day.isoformat() for day in needed).items()
+            }
+            filled = gapfill.fill_days(
+                window,
+                batch,
+                timezone=SETTINGS.timezone,
+                interval_minutes=SETTINGS.interval_minutes,
+                now=now,
+                restatement_days=SETTINGS.lookback_days,
+                window_days=SETTINGS.gap_window_days,
+            )
+            frames = {day.isoformat(): frame for day, frame in filled.items()}
+            extra: dict[str, dict[str, dg.MetadataValue]] = {}
+            for day, key in zip(batch, frames, strict=True):
+                results.record(key, checks.daily_rules(frames[key]))
+                is_gap = day not in window
+                extra[key] = {"is_gap_day": dg.MetadataValue.bool(is_gap)}
+                if is_gap:
+                    gap_days.append(key)
+                    sources = gapfill.estimate_sources(day, observed, SETTINGS.gap_window_days)
+                    extra[key]["estimate_sources"] = dg.MetadataValue.json(list(sources))
+            record_partition_figures(context, frames, extra)
+            yield frames
+
+    def summary() -> dict[str, dg.MetadataValue]:
+        return {
+            "gap_days": dg.MetadataValue.int(len(gap_days)),
+            "restatement_days": dg.MetadataValue.int(SETTINGS.lookback_days),
+        }
+
+    yield dg.Output(PartitionBatches(produce(), summary))
+    yield from results.events()
+
+
+@dg.asset(
+    group_name=GROUP_KPIS,
+    kinds={"polars"},
+    owners=OWNERS,
+    partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=checks.WEEKLY_CHECKS,
+)
+def queue_kpis_weekly(
+    context: dg.AssetExecutionContext, queue_kpis_daily: StoredPartitions
+) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
+    """Weekly KPIs per queue x media type (weeks start on Monday, local time).
+
+    Recomputed from the summed counts, sums, numerators and denominators of the seven daily partitions, never
+    an average of daily ratios. `days_observed` and `days_interpolated` say how much of the week is estimated.
+    """
+    results = checks.PartitionChecks(context, checks.WEEKLY_CHECKS)
+
+    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+        for week_key in context.partition_keys:
+            monday = date.fromisoformat(week_key)
+            days = pl.concat(
+                list(queue_kpis_daily.load(d.isoformat() for d in localtime.week_days(week_key)).values())
+            )
+            frame = weekly.weekly_kpis(days, monday)
+            results.record(week_key, checks.weekly_rules(frame, days, monday))
+            figures = {"days_interpolated": dg.MetadataValue.int(int(frame["days_interpolated"].max() or 0))}
+            record_partition_figures(context, {week_key: frame}, {week_key: figures})
+            yield {week_key: frame}
+
+    yield dg.Output(PartitionBatches(produce()))
+    yield from results.events()

@@ -1,0 +1,109 @@
+"""Configuration read from the environment, the errors a wrong value gives, and README.md's table."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from genesys_assets import config
+from genesys_assets.config import VARIABLES, SettingsError
+
+TODAY = date(2026, 11, 23)
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_defaults() -> None:
+    read = config.read({}, today=TODAY)
+    settings = read.pipeline
+    assert settings.timezone == "UTC"
+    assert settings.granularity == "PT30M"
+    assert settings.interval_minutes == 30
+    # Genesys reprocesses data at least 48 hours old, starting once conversations are three days old; a week
+    # of nightly re-reads covers that with room for a slow run, in one 7-day query a night.
+    assert settings.lookback_days == 7
+    assert settings.channel_window_days == 28
+    assert settings.queue_ids == ()
+    # Unset variables leave the resources' own defaults; the secrets and the bucket wait for the run.
+    assert read.genesys.keys() == {"client_id", "client_secret"}
+    assert all(isinstance(value, dg.EnvVar) for value in read.genesys.values())
+    assert read.export.keys() == {"bucket"} and read.lake == {} and read.s3_client == {}
+
+
+def test_values_are_parsed_by_the_fields_type() -> None:
+    read = config.read(
+        {
+            "GENESYS_QUEUE_IDS": " a, b ,,c ",
+            "GENESYS_GRANULARITY": "pt1h",
+            "GENESYS_REQUESTS_PER_SECOND": "2.5",
+            "GENESYS_BURST": "4",
+            "EXPORT_S3_SSE": "AWS:KMS",
+            "GENESYS_API_URL": "http://127.0.0.1:9",
+        },
+        today=TODAY,
+    )
+    assert read.pipeline.queue_ids == ("a", "b", "c")
+    assert read.pipeline.granularity == "PT1H"
+    assert read.genesys["requests_per_second"] == 2.5 and read.genesys["burst"] == 4
+    assert read.genesys["api_url"] == "http://127.0.0.1:9"
+    assert read.export["sse"] == "aws:kms"
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"GENESYS_TIMEZONE": "Mars/Olympus"}, "GENESYS_TIMEZONE=Mars/Olympus is not an IANA timezone"),
+        ({"GENESYS_START_DATE": "01/02/2026"}, "is not an ISO date"),
+        ({"GENESYS_START_DATE": "2027-01-01"}, "is not in the past"),
+        ({"GENESYS_GRANULARITY": "PT5M"}, "use one of PT15M, PT30M, PT1H"),
+        ({"GENESYS_LOOKBACK_DAYS": "three"}, "GENESYS_LOOKBACK_DAYS='three' is not a whole number"),
+        ({"GENESYS_GAP_WINDOW_DAYS": "0"}, "must be at least 1"),
+        ({"GENESYS_CHANNEL_WINDOW_DAYS": "-3"}, "GENESYS_CHANNEL_WINDOW_DAYS=-3 must be at least 1"),
+        (
+            {"GENESYS_BURST": "0"},
+            "GENESYS_BURST=0 must be a whole number of at least 1; set it like GENESYS_BURST=10",
+        ),
+        ({"GENESYS_TIMEOUT_S": "-1"}, "GENESYS_TIMEOUT_S=-1 must be greater than 0"),
+        ({"GENESYS_REGION": "mars_north_1"}, "GENESYS_REGION"),
+        ({"GENESYS_API_URL": "ftp://proxy"}, "GENESYS_API_URL"),
+    ],
+)
+def test_bad_values_name_the_variable_and_fix(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(SettingsError) as excinfo:
+        config.read(env, today=TODAY)
+    assert fragment in str(excinfo.value)
+
+
+def _readme_rows() -> dict[str, str]:
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("| variable | default | meaning |") :].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        names = re.findall(r"`([A-Z0-9_]+)`", cells[0])
+        assert len(names) == 1, f"one variable per row of README.md's table: {line}"
+        assert names[0] not in rows, f"{names[0]} appears twice in README.md's table"
+        rows[names[0]] = cells[1]
+    return rows
+
+
+def test_readme_table_equals_the_code() -> None:
+    rows = _readme_rows()
+    assert list(rows) == [variable.name for variable in VARIABLES]
+    assert rows == {variable.name: variable.default_text for variable in VARIABLES}
+
+
+def test_no_other_module_reads_the_environment() -> None:
+    package = Path(config.__file__).parent
+    readers = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
+        if relative in ("config.py", "demo.py") or relative.startswith("sandbox/"):
+            continue  # the demo and the sandbox org are programs of their own, not the code location
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"os\.environ|getenv|EnvVar\(", text):
+            readers.append(relative)
+    assert readers == []

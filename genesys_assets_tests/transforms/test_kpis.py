@@ -1,0 +1,197 @@
+"""Channels from traffic, the expected grid and the interval KPI table."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+
+from genesys_assets import localtime
+from genesys_assets.schema import INTERVAL_KPIS, KPI_MEASURES
+from genesys_assets.transforms.kpis import (
+    active_pairs,
+    expected_grid,
+    interval_kpis,
+    totals_ratios,
+    window_days,
+)
+from genesys_assets_tests.frames import BERLIN, NY, pairs, raw_rows
+
+
+@pytest.mark.parametrize(
+    ("tz", "day", "count"),
+    [
+        (NY, date(2026, 3, 8), 46),
+        (NY, date(2026, 11, 1), 50),
+        (NY, date(2026, 6, 1), 48),
+        (BERLIN, date(2026, 3, 29), 46),
+        (BERLIN, date(2026, 10, 25), 50),
+    ],
+)
+def test_grid_has_every_local_interval(tz: str, day: date, count: int) -> None:
+    grid = expected_grid(pairs(day, ("q1", "voice"), ("q1", "chat")), [day], tz, 30)
+    assert grid.height == 2 * count
+    voice = grid.filter(pl.col("media_type") == "voice")
+    start, end = localtime.day_bounds(day, tz)
+    assert voice["interval_start"].min() == start
+    assert voice["interval_end"].max() == end
+    assert (voice["interval_end"] - voice["interval_start"]).unique().to_list() == [timedelta(minutes=30)]
+
+
+def test_channels_come_from_traffic_in_the_trailing_window() -> None:
+    day = date(2026, 6, 28)
+    traffic = pl.concat(
+        [
+            raw_rows(day, NY, [(("q1", "voice"), 10, "nOffered", {"count": 1})]),
+            # 27 days before: still inside a 28-day window; 28 days before: outside it.
+            raw_rows(day - timedelta(days=27), NY, [(("q1", "chat"), 3, "nOffered", {"count": 1})]),
+            raw_rows(day - timedelta(days=28), NY, [(("q2", "email"), 3, "nOffered", {"count": 1})]),
+            # Outbound work of q1 three days before: its own channel.
+            raw_rows(
+                day - timedelta(days=3), NY, [(("q1", "voice", "outbound"), 20, "tHandle", {"count": 1})]
+            ),
+            # Traffic after the day never counts for it.
+            raw_rows(day + timedelta(days=1), NY, [(("q3", "voice"), 3, "nOffered", {"count": 1})]),
+        ]
+    )
+    found = active_pairs(traffic, [day], 28)
+    assert found.select("queue_id", "media_type", "direction").rows() == [
+        ("q1", "chat", "inbound"),
+        ("q1", "voice", "inbound"),
+        ("q1", "voice", "outbound"),
+    ]
+    # A range is the days one by one: the day after also sees q3, and q1's chat is still in its window.
+    both = active_pairs(traffic, [day, day + timedelta(days=1)], 28)
+    assert both.filter(pl.col("local_date") == day).equals(found)
+    assert both.filter(pl.col("local_date") == day + timedelta(days=1)).height == 3  # q1 chat drops out
+    assert window_days([day, day + timedelta(days=1)], 3) == [
+        day - timedelta(days=2),
+        day - timedelta(days=1),
+    ]
+
+
+def test_interval_kpis_pivot_zeros_and_ratios() -> None:
+    day = date(2026, 11, 1)
+    voice = ("q1", "voice")
+    raw = raw_rows(
+        day,
+        NY,
+        [
+            (voice, 2, "nOffered", {"count": 4}),
+            (voice, 2, "tAnswered", {"count": 3, "sum": 30000}),
+            (voice, 2, "tAbandon", {"count": 1, "sum": 5000}),
+            (voice, 2, "tFlowOut", {"count": 1, "sum": 100}),
+            (voice, 2, "tHandle", {"count": 2, "sum": 600000}),
+            (voice, 2, "tTalkComplete", {"count": 2, "sum": 500000}),
+            (voice, 2, "tHeldComplete", {"count": 1, "sum": 40000}),
+            (voice, 2, "tAcw", {"count": 2, "sum": 60000}),
+            (voice, 2, "tWait", {"count": 4, "sum": 35000}),
+            (voice, 2, "nOverSla", {"count": 1}),
+            (voice, 2, "oServiceLevel", {"numerator": 2, "denominator": 4}),
+            # answered + abandoned above offered in one interval: kept as is
+            (voice, 3, "tAnswered", {"count": 2, "sum": 1000}),
+            (voice, 3, "nOffered", {"count": 1}),
+        ],
+    )
+    kpis = interval_kpis(raw, pairs(day, voice, ("q1", "chat")), [day], NY, 30)
+    assert kpis.schema == INTERVAL_KPIS
+    assert kpis.height == 2 * 50
+    row = kpis.filter(pl.col("media_type") == "voice").row(2, named=True)
+    expected = {
+        "offered": 4,
+        "answered": 3,
+        "answer_sum_ms": 30000,
+        "abandoned": 1,
+        "flow_out": 1,
+        "handle_count": 2,
+        "handle_sum_ms": 600000,
+        "talk_sum_ms": 500000,
+        "hold_sum_ms": 40000,
+        "acw_sum_ms": 60000,
+        "wait_count": 4,
+        "wait_sum_ms": 35000,
+        "sl_numerator": 2,
+        "sl_denominator": 4,
+    }
+    assert {m: row[m] for m in KPI_MEASURES} == expected
+    assert row["aht_s"] == pytest.approx(300.0)
+    assert row["asa_s"] == pytest.approx(10.0)  # tAnswered sum / count
+    assert row["answer_rate"] == pytest.approx(0.75)
+    assert row["abandon_rate"] == pytest.approx(0.25)
+    assert row["service_level"] == pytest.approx(0.5)
+    over = kpis.filter(pl.col("media_type") == "voice").row(3, named=True)
+    assert over["answer_rate"] == pytest.approx(2.0) and over["abandon_rate"] == 0.0
+    assert over["aht_s"] is None and over["service_level"] is None
+    quiet = kpis.filter(pl.col("media_type") == "chat")
+    assert quiet.select(pl.sum_horizontal(KPI_MEASURES).sum()).item() == 0
+    assert quiet.select(
+        pl.col("aht_s", "asa_s", "answer_rate", "abandon_rate", "service_level").null_count()
+    ).row(0) == (50, 50, 50, 50, 50)
+    assert not kpis.select(pl.col(pl.Float64).is_nan().any()).row(0).count(True)
+
+
+def test_channels_with_raw_rows_on_the_day_keep_their_data() -> None:
+    day = date(2026, 3, 8)
+    raw = raw_rows(
+        day,
+        NY,
+        [
+            (("deleted", "voice"), 0, "nOffered", {"count": 2}),
+            (("q1", "email"), 45, "nOffered", {"count": 1}),
+        ],
+    )
+    kpis = interval_kpis(raw, pairs(day, ("q1", "voice")), [day], NY, 30)
+    counts = (
+        kpis.group_by("queue_id", "media_type")
+        .agg(pl.len(), pl.col("offered").sum())
+        .sort("queue_id", "media_type")
+    )
+    assert counts.rows() == [("deleted", "voice", 46, 2), ("q1", "email", 46, 1), ("q1", "voice", 46, 0)]
+
+
+def test_outbound_work_is_its_own_row_and_messaging_has_no_abandon_rate() -> None:
+    day = date(2026, 6, 1)
+    raw = raw_rows(
+        day,
+        NY,
+        [
+            (("q1", "voice"), 20, "nOffered", {"count": 2}),
+            (("q1", "voice"), 20, "tHandle", {"count": 1, "sum": 200_000}),
+            (("q1", "voice", "outbound"), 20, "tHandle", {"count": 3, "sum": 900_000}),
+            (("q1", "message"), 20, "nOffered", {"count": 4}),
+            (("q1", "message"), 20, "tAnswered", {"count": 3, "sum": 60_000}),
+        ],
+    )
+    kpis = interval_kpis(raw, pairs(day), [day], NY, 30).filter(
+        pl.col("offered") + pl.col("handle_count") > 0
+    )
+    rows = {(r["media_type"], r["direction"]): r for r in kpis.iter_rows(named=True)}
+    assert rows[("voice", "inbound")]["aht_s"] == pytest.approx(200.0)  # outbound handling not blended in
+    assert rows[("voice", "outbound")]["aht_s"] == pytest.approx(300.0)
+    assert rows[("voice", "outbound")]["answer_rate"] is None  # nothing offered
+    assert rows[("message", "inbound")]["abandon_rate"] is None  # undefined for web messaging, not 0
+    assert rows[("voice", "inbound")]["abandon_rate"] == 0.0
+    # Over several channels, the abandon rate leaves messaging out of both sums.
+    ratios = totals_ratios(kpis)
+    assert ratios["abandon_rate"] == 0.0 and ratios["answer_rate"] == pytest.approx(3 / 6)
+
+
+def test_empty_raw_gives_zero_grid_and_other_days_ignored() -> None:
+    day = date(2026, 6, 1)
+    other = raw_rows(day + timedelta(days=1), NY, [(("q1", "voice"), 0, "nOffered", {"count": 9})])
+    kpis = interval_kpis(other, pairs(day, ("q1", "voice")), [day], NY, 30)
+    assert kpis.height == 48
+    assert kpis["offered"].sum() == 0
+    assert kpis["local_date"].unique().to_list() == [day]
+
+
+def test_raw_rows_off_the_grid_are_kept() -> None:
+    day = date(2026, 6, 1)
+    raw = raw_rows(day, NY, [(("q1", "voice"), 0, "nOffered", {"count": 5})]).with_columns(
+        pl.col("interval_start", "interval_end") + timedelta(minutes=15)
+    )
+    kpis = interval_kpis(raw, pairs(day, ("q1", "voice")), [day], NY, 30)
+    assert kpis.height == 49
+    assert kpis["offered"].sum() == 5
+    assert kpis["interval_start"].is_sorted()
