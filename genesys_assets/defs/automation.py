@@ -60,6 +60,17 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
+def _reread(kind: str, keys: list[str], context: dg.ScheduleEvaluationContext) -> dg.RunRequest | None:
+    """One run that (re-)reads the daily keys, first to last; None when there are none."""
+    if not keys:
+        return None
+    tick = context.scheduled_execution_time.date().isoformat()
+    return dg.RunRequest(
+        run_key=f"{kind}:{keys[0]}..{keys[-1]}@{tick}",
+        tags={**range_tags(keys[0], keys[-1]), "genesys/restatement": "true"},
+    )
+
+
 @dg.schedule(
     job=daily_job,
     cron_schedule=DAILY_CRON,
@@ -74,13 +85,8 @@ def genesys_daily_schedule(context: dg.ScheduleEvaluationContext):
     (default 7: one 7-day query) local days; rows stay `is_provisional` until their last re-read.
     """
     keys = daily_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
-    recent = keys[-SETTINGS.lookback_days :]
-    if not recent:
-        return dg.SkipReason("No completed local day yet.")
-    tick = context.scheduled_execution_time.date().isoformat()
-    return dg.RunRequest(
-        run_key=f"daily:{recent[0]}..{recent[-1]}@{tick}",
-        tags={**range_tags(recent[0], recent[-1]), "genesys/restatement": "true"},
+    return _reread("daily", keys[-SETTINGS.lookback_days :], context) or dg.SkipReason(
+        "No completed local day yet."
     )
 
 
@@ -102,15 +108,9 @@ def genesys_restatement_sweep_schedule(context: dg.ScheduleEvaluationContext):
     org's service-level options restate every past day: backfill the affected range after one.
     """
     keys = daily_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
-    older = keys[
-        max(0, len(keys) - SETTINGS.lookback_days - SWEEP_DAYS) : max(0, len(keys) - SETTINGS.lookback_days)
-    ]
-    if not older:
-        return dg.SkipReason("No day is older than the nightly lookback yet.")
-    tick = context.scheduled_execution_time.date().isoformat()
-    return dg.RunRequest(
-        run_key=f"sweep:{older[0]}..{older[-1]}@{tick}",
-        tags={**range_tags(older[0], older[-1]), "genesys/restatement": "true"},
+    end = max(0, len(keys) - SETTINGS.lookback_days)
+    return _reread("sweep", keys[max(0, end - SWEEP_DAYS) : end], context) or dg.SkipReason(
+        "No day is older than the nightly lookback yet."
     )
 
 
@@ -121,7 +121,8 @@ def genesys_restatement_sweep_schedule(context: dg.ScheduleEvaluationContext):
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 def genesys_directory_schedule(context: dg.ScheduleEvaluationContext):
-    """Refresh the queue directory before the daily extraction, so new queues join the grid."""
+    """Refresh the queue directory before the daily extraction: queue names, divisions and service-level
+    targets (which channels are on the grid comes from traffic)."""
     return dg.RunRequest(run_key=f"directory@{context.scheduled_execution_time.date().isoformat()}")
 
 

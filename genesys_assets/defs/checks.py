@@ -49,14 +49,15 @@ RAW_DATA_CONTRACT = _spec(
     True,
     daily_partitions,
     "The raw summaries keep the API's contract: counts and durations non-negative, oServiceLevel numerator "
-    "<= denominator, one row per queue x media x interval x metric, every interval inside its local day.",
+    "<= denominator, one row per queue x media type x direction x interval x metric, every interval inside "
+    "its local day.",
 )
 INTERVAL_GRID_COMPLETE = _spec(
     "interval_grid_complete",
     "queue_interval_kpis",
     True,
     daily_partitions,
-    "Every expected queue x media type x local interval is present, measures are non-negative, the "
+    "Every expected queue x media type x direction x local interval is present, measures are non-negative, the "
     "service-level numerator stays within its denominator and keys are unique.",
 )
 DAILY_KPI_CONTRACT = _spec(
@@ -80,7 +81,8 @@ DAILY_INTERPOLATED_SHARE = _spec(
     "queue_kpis_daily",
     False,
     daily_partitions,
-    "Warning: more than 20% of the rows are estimates for gap days; backfill the failed days.",
+    f"Warning: more than {MAX_INTERPOLATED_SHARE:.0%} of the rows are estimates for gap days; backfill the "
+    "failed days.",
 )
 DAILY_PROVISIONAL_ROWS = _spec(
     "daily_provisional_rows",
@@ -102,7 +104,8 @@ WEEKLY_INTERPOLATED_SHARE = _spec(
     "queue_kpis_weekly",
     False,
     weekly_partitions,
-    "Warning: more than 20% of the week's queue-days are estimates; backfill the failed days.",
+    f"Warning: more than {MAX_INTERPOLATED_SHARE:.0%} of the week's queue-days are estimates; backfill the "
+    "failed days.",
 )
 
 RAW_CHECKS = [RAW_DATA_CONTRACT]

@@ -6,6 +6,8 @@ Which days are gaps and which estimates are stale is decided by the pure functio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from genesys_assets.config import SETTINGS
@@ -17,14 +19,13 @@ GAP_ASSETS = ["queue_kpis_daily", "queue_export_daily"]
 OBSERVED_ASSET = dg.AssetKey("queue_interval_kpis")
 
 
-def observed_keys(instance: dg.DagsterInstance) -> set[str]:
+def observed_keys(instance: dg.DagsterInstance, partition_keys: Sequence[str] | None = None) -> set[str]:
     """The daily keys that are observed: those `queue_interval_kpis` has a materialization for. Every other
     day is a gap. The daily asset and the sensor both decide by this one rule (a file a failed run left in
     the lake without a materialization is not an observation). Keys outside the daily partitions (e.g. before
-    a later GENESYS_START_DATE) are not days of this pipeline."""
-    return set(instance.get_materialized_partitions(OBSERVED_ASSET)) & set(
-        daily_partitions.get_partition_keys()
-    )
+    a later GENESYS_START_DATE) are not days of this pipeline; `partition_keys` saves listing them again."""
+    keys = daily_partitions.get_partition_keys() if partition_keys is None else partition_keys
+    return set(instance.get_materialized_partitions(OBSERVED_ASSET)) & set(keys)
 
 
 gap_refill_job = dg.define_asset_job(
@@ -74,8 +75,8 @@ def gap_refill_sensor(context: dg.SensorEvaluationContext):
     `days_interpolated` always equal the sum of their days.
     """
     instance = context.instance
-    observed = observed_keys(instance)
     partition_keys = daily_partitions.get_partition_keys()
+    observed = observed_keys(instance, partition_keys)
     refills = gapfill.plan_refills(
         partition_keys, observed, _recorded_sources(instance), SETTINGS.gap_window_days
     )

@@ -80,7 +80,7 @@ def queue_export_daily(
     genesys_queues: pl.DataFrame,
     export_s3: S3ExportResource,
 ) -> dg.MaterializeResult:
-    """One row per queue x media type x local interval, one column per metric, written to
+    """One row per queue x media type x direction x local interval, one column per metric, written to
     `s3://BUCKET/PREFIX/queue_export/grain=daily/date=YYYY-MM-DD/part-0.parquet`.
 
     The schema is the same for every partition, DST days included (timezone-aware `interval_start` plus
@@ -111,7 +111,7 @@ def queue_export_weekly(
     genesys_queues: pl.DataFrame,
     export_s3: S3ExportResource,
 ) -> dg.MaterializeResult:
-    """One row per queue x media type x local date of the week, with the week's `days_observed` and
+    """One row per queue x media type x direction x local date of the week, with the week's `days_observed` and
     `days_interpolated`, written to `s3://BUCKET/PREFIX/queue_export/grain=weekly/week=YYYY-MM-DD/part-0.parquet`.
     """
     writer = _ExportWriter(context, export_s3, "weekly")

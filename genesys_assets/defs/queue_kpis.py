@@ -190,7 +190,7 @@ def queue_kpis_daily(
 def queue_kpis_weekly(
     context: dg.AssetExecutionContext, queue_kpis_daily: StoredPartitions
 ) -> Iterator[dg.Output[PartitionBatches] | dg.AssetCheckEvaluation | dg.Output[None]]:
-    """Weekly KPIs per queue x media type (weeks start on Monday, local time).
+    """Weekly KPIs per queue x media type x direction (weeks start on Monday, local time).
 
     Recomputed from the summed counts, sums, numerators and denominators of the seven daily partitions, never
     an average of daily ratios. `days_observed` and `days_interpolated` say how much of the week is estimated.

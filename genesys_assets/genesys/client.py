@@ -74,10 +74,10 @@ JOB_FINAL_STATES: Final = frozenset({"FULFILLED", "FAILED", "CANCELLED", "EXPIRE
 # queue and its completed callback) land on separate rows; `originatingDirection` would file all of a
 # conversation under the direction it started with.
 GROUP_BY: Final = ("queueId", "mediaType", "direction")
-# A 400 whose message says the query is too big (the wording is not documented; these words cover
-# "longer than the maximum", "too many groups", "exceeds the limit").
 # Metrics that show a group's traffic when counting groups: inbound work is offered, outbound work handled.
 _GROUP_PROBE_METRICS: Final = ("nOffered", "tHandle")
+# A 400 whose message says the query is too big (the wording is not documented; these words cover
+# "longer than the maximum", "too many groups", "exceeds the limit").
 _TOO_LARGE: Final = re.compile(r"too (large|long|big|many)|exceed|maximum|limit", re.IGNORECASE)
 
 # Queue media settings say "call" where analytics says "voice"; the rest share names.

@@ -1,4 +1,5 @@
-"""Ground truth of the sandbox org: exact daily measures per queue x media type x local date.
+"""Ground truth of the sandbox org: exact daily measures per queue x media type x direction x local
+date.
 
 Tests compare what the pipeline extracted (through HTTP, the client, the transforms and the lake) with
 these numbers. They are computed straight from the generated conversations with per-metric masks on the

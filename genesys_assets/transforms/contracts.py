@@ -27,7 +27,6 @@ from genesys_assets import localtime
 from genesys_assets.schema import KPI_MEASURES
 from genesys_assets.transforms.flatten import INT_STATS
 from genesys_assets.transforms.kpis import CHANNEL_KEYS
-from genesys_assets.transforms.weekly import weekly_kpis
 
 SAMPLE_SIZE: Final = 5
 
@@ -173,7 +172,8 @@ def check_dates_in_week(frame: pl.DataFrame, week_start: date) -> CheckOutcome:
 
 
 def check_grid_complete(frame: pl.DataFrame, grid: pl.DataFrame) -> CheckOutcome:
-    """Every expected row (queue x media type x local interval of `kpis.expected_grid`) is present."""
+    """Every expected row (queue x media type x direction x local interval of
+    `kpis.expected_grid`) is present."""
     keys = ["local_date", *CHANNEL_KEYS, "interval_start"]
     missing = grid.select(keys).join(frame.select(keys), on=keys, how="anti", nulls_equal=True)
     return _outcome(
@@ -184,12 +184,26 @@ def check_grid_complete(frame: pl.DataFrame, grid: pl.DataFrame) -> CheckOutcome
 
 
 def check_weekly_matches_daily(weekly: pl.DataFrame, daily: pl.DataFrame, week_start: date) -> CheckOutcome:
-    """The weekly rows equal the sums of their daily rows (measures and day counts), pair for pair."""
-    expected = weekly_kpis(daily, week_start)
+    """The weekly rows equal the sums of their daily rows (measures and day counts), pair for pair.
+
+    The sums are taken here from the daily rows of the week directly, not through `weekly.weekly_kpis`, so a
+    fault in the rollup shows; a measure no daily row knows counts as 0 on both sides.
+    """
+    in_week = daily.filter(localtime.week_start_expr(pl.col("local_date")) == week_start)
     columns = [*KPI_MEASURES, "days_observed", "days_interpolated"]
     keys = list(CHANNEL_KEYS)
-    joined = expected.select(*keys, *columns).join(
-        weekly.filter(pl.col("week_start") == week_start).select(*keys, *columns),
+    expected = in_week.group_by(keys).agg(
+        *[pl.col(m).sum().cast(pl.Int64) for m in KPI_MEASURES],
+        pl.col("local_date").filter(~pl.col("is_interpolated")).n_unique().alias("days_observed"),
+        pl.col("local_date").filter(pl.col("is_interpolated")).n_unique().alias("days_interpolated"),
+    )
+    stored = weekly.filter(pl.col("week_start") == week_start).select(
+        *keys,
+        *[pl.col(m).fill_null(0).cast(pl.Int64) for m in KPI_MEASURES],
+        pl.col("days_observed", "days_interpolated").cast(pl.UInt32),
+    )
+    joined = expected.with_columns(pl.col("days_observed", "days_interpolated").cast(pl.UInt32)).join(
+        stored,
         on=keys,
         how="full",
         coalesce=True,

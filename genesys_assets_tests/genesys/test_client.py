@@ -101,9 +101,8 @@ def test_sync_and_async_fetches_match_the_truth_across_dst(sandbox: SandboxServe
     dst_day = [s for s in starts if s < dst_chunk.window_start + timedelta(hours=23)]
     assert 0 < len(dst_day) <= 46  # the 23-hour day has 46 half hours
 
-    from_sync = daily_measures([r for chunk in sync.chunks for r in chunk.results], NY)
-    from_jobs = daily_measures([r for chunk in jobs.chunks for r in chunk.results], NY)
-    assert from_sync == from_jobs
+    from_sync = _measured_by_day(sync)
+    assert from_sync == _measured_by_day(jobs)
     queue_id = sandbox.truth.queue_ids()[0]
     for day in iter_days(first, last):
         expected = sandbox.truth.daily_totals(queue_id, "voice", day)
@@ -275,12 +274,7 @@ def test_a_job_submission_is_never_processed_twice(
     assert stats["jobs_created"] == created and stats["requests"]["jobs_create"] == sent
     assert stats["requests"].get("aggregates_query", 0) == queries
     assert ("it is not submitted again" in caplog.text) == (queries > 0)
-    measured = daily_measures([r for chunk in fetch.chunks for r in chunk.results], NY)
-    expected = {
-        (row.pop("queue_id"), row.pop("media_type"), row.pop("direction"), row.pop("local_date")): row
-        for row in server.truth.daily_frame(first, last).iter_rows(named=True)
-    }
-    assert measured == expected
+    assert _measured_by_day(fetch) == _truth_by_day(server, first, last)
 
 
 def test_a_long_queue_filter_is_sent_in_batches_the_org_accepts(
@@ -293,12 +287,8 @@ def test_a_long_queue_filter_is_sent_in_batches_the_org_accepts(
         fetch = client.fetch_aggregates(day, day, timezone=NY, queue_ids=wanted)
     assert server.stats()["requests"]["aggregates_query"] == 2  # 100 + 50 queue ids
     assert server.stats()["status"].get("400", 0) == 0
-    measured = daily_measures(fetch.chunks[0].results, NY)
-    expected = {
-        (row.pop("queue_id"), row.pop("media_type"), row.pop("direction"), row.pop("local_date")): row
-        for row in server.truth.daily_frame(day, day).iter_rows(named=True)
-    }
-    assert len({key[0] for key in expected}) > 100 and measured == expected
+    expected = _truth_by_day(server, day, day)
+    assert len({key[0] for key in expected}) > 100 and _measured_by_day(fetch) == expected
 
     # Configured past the org's limit, the one-day query is refused and the error says what to lower.
     too_many = settings_for(server, tmp_path, max_queue_predicates=120)

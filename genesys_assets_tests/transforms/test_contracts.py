@@ -135,6 +135,9 @@ def test_weekly_matches_daily() -> None:
     assert not outcome.passed and outcome.failing_rows == 1 and outcome.sample[0]["queue_id"] == "q1"
     missing = contracts.check_weekly_matches_daily(weekly.head(1), daily, MONDAY)
     assert not missing.passed and missing.failing_rows == weekly.height - 1
+    # The check sums the daily rows itself: a rollup that lost a day does not pass.
+    short = weekly_kpis(daily.filter(pl.col("local_date") != MONDAY), MONDAY)
+    assert not contracts.check_weekly_matches_daily(short, daily, MONDAY).passed
 
 
 def test_answered_abandoned_vs_offered_warning() -> None:

@@ -8,7 +8,7 @@ neighbour day on each side holding that local wall time (the same pass through a
 the neighbour has both), and takes the exact rational linear estimate. The estimate must then hold:
 
 * each interval lies between its two neighbours' values (or equals the one side it was carried from);
-* per queue x media type and measure, the day total is the sum of the exact estimates rounded once
+* per queue x media type x direction and measure, the day total is the sum of the exact estimates rounded once
   (halves upward); on days of equal length with one pair of neighbours, that is the linear estimate of
   the neighbours' day totals;
 * 0 on both sides stays 0, nothing is negative, the service-level numerator stays within its
