@@ -62,7 +62,9 @@ def test_week_of_200_queues_in_seconds() -> None:
     importlib.import_module("pyarrow.json")
     importlib.import_module("pyarrow.compute")
 
-    started = time.perf_counter()
+    # CPU time of this process (every thread counted): at least the wall time on an idle machine, and
+    # not stretched by what the suite's other worker runs on the same two cores.
+    started = time.process_time()
     raw = parse_aggregate_answer(
         body,
         window_start=window_start,
@@ -71,7 +73,7 @@ def test_week_of_200_queues_in_seconds() -> None:
         timezone=NY,
         extracted_at=now,
     )
-    flattened = time.perf_counter()
+    flattened = time.process_time()
     kpis = interval_kpis(raw, active_pairs(raw, DAYS, 28), DAYS, NY, 30)
     window: dict[date, pl.DataFrame | None] = {
         key[0]: frame for key, frame in kpis.partition_by("local_date", as_dict=True).items()
@@ -82,7 +84,7 @@ def test_week_of_200_queues_in_seconds() -> None:
     weekly = weekly_kpis(daily, MONDAY)
     exported = export_daily_partitions({d.isoformat(): f for d, f in filled.items()}, queues, NY)
     exported_week = export_weekly(daily, weekly, queues, NY)
-    finished = time.perf_counter()
+    finished = time.process_time()
 
     intervals = 6 * 48 + 46
     assert raw.schema == RAW_AGGREGATES
@@ -93,5 +95,5 @@ def test_week_of_200_queues_in_seconds() -> None:
     assert weekly.height == exported_week.height // 7 == QUEUE_COUNT * len(MEDIA)
     assert sum(frame.height for frame in exported.values()) == daily.height
     assert set(daily.filter(pl.col("local_date") == DAYS[3])["fill_method"]) == {"linear"}
-    assert flattened - started < 4.0, f"flatten took {flattened - started:.2f}s"
-    assert finished - started < 8.0, f"the week took {finished - started:.2f}s"
+    assert flattened - started < 4.0, f"flatten took {flattened - started:.2f} s of CPU"
+    assert finished - started < 8.0, f"the week took {finished - started:.2f} s of CPU"
