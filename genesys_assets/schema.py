@@ -11,7 +11,7 @@ from typing import Final
 
 import polars as pl
 
-SCHEMA_VERSION: Final = "2"
+SCHEMA_VERSION: Final = "3"
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -28,6 +28,17 @@ AGGREGATE_METRICS: Final[tuple[str, ...]] = (
     "tWait",
     "nOverSla",
     "oServiceLevel",
+    "tShortAbandon",
+    "nTransferred",
+    "nBlindTransferred",
+    "nConsultTransferred",
+    "tAlert",
+    "tNotResponding",
+    "nConnected",
+    "nOutbound",
+    "nOutboundAttempted",
+    "nOutboundConnected",
+    "nOutboundAbandoned",
 )
 
 SERVICE_LEVEL: Final = pl.Struct({"media_type": pl.String, "target": pl.Float64, "duration_ms": pl.Int64})
@@ -82,13 +93,46 @@ KPI_MEASURES: Final[tuple[str, ...]] = (
     "wait_sum_ms",
     "sl_numerator",
     "sl_denominator",
+    "short_abandoned",
+    "abandon_sum_ms",
+    "flow_out_sum_ms",
+    "talk_count",
+    "hold_count",
+    "acw_count",
+    "transferred",
+    "blind_transferred",
+    "consult_transferred",
+    "alert_count",
+    "alert_sum_ms",
+    "not_responding_count",
+    "not_responding_sum_ms",
+    "connected",
+    "outbound",
+    "outbound_attempted",
+    "outbound_connected",
+    "outbound_abandoned",
+    "over_sla",
 )
+
+# Maxima of the interval KPI table: rolled up with max, never summed; null on an estimated (gap) row.
+KPI_MAXIMA: Final[tuple[str, ...]] = ("wait_max_ms",)
 
 # Ratios derived from the measures; null where the denominator is zero (or the ratio is undefined for the
 # media type, as abandons are for web messaging).
-KPI_RATIOS: Final[tuple[str, ...]] = ("aht_s", "asa_s", "answer_rate", "abandon_rate", "service_level")
+KPI_RATIOS: Final[tuple[str, ...]] = (
+    "aht_s",
+    "asa_s",
+    "answer_rate",
+    "abandon_rate",
+    "service_level",
+    "avg_talk_s",
+    "avg_hold_s",
+    "avg_acw_s",
+    "avg_wait_s",
+    "avg_abandon_s",
+)
 
-_MEASURE_TYPES = {name: pl.Int64 for name in KPI_MEASURES}
+_MEASURE_TYPES = {name: pl.Int64 for name in (*KPI_MEASURES, *KPI_MAXIMA)}
 _RATIO_TYPES = {name: pl.Float64 for name in KPI_RATIOS}
 
 # Interval KPI table (`queue_interval_kpis`): full grid, one row per queue x media type x direction x local interval.

@@ -27,7 +27,7 @@ from typing import Final
 import polars as pl
 
 from genesys_assets import localtime
-from genesys_assets.schema import INTERVAL_KPIS, KPI_MEASURES, KPI_RATIOS, UTC_US
+from genesys_assets.schema import INTERVAL_KPIS, KPI_MAXIMA, KPI_MEASURES, KPI_RATIOS, UTC_US
 
 # Measure name -> (aggregate metric, statistic) it is read from.
 MEASURE_SOURCES: Final[dict[str, tuple[str, str]]] = {
@@ -45,8 +45,30 @@ MEASURE_SOURCES: Final[dict[str, tuple[str, str]]] = {
     "wait_sum_ms": ("tWait", "sum"),
     "sl_numerator": ("oServiceLevel", "numerator"),
     "sl_denominator": ("oServiceLevel", "denominator"),
+    "short_abandoned": ("tShortAbandon", "count"),
+    "abandon_sum_ms": ("tAbandon", "sum"),
+    "flow_out_sum_ms": ("tFlowOut", "sum"),
+    "talk_count": ("tTalkComplete", "count"),
+    "hold_count": ("tHeldComplete", "count"),
+    "acw_count": ("tAcw", "count"),
+    "transferred": ("nTransferred", "count"),
+    "blind_transferred": ("nBlindTransferred", "count"),
+    "consult_transferred": ("nConsultTransferred", "count"),
+    "alert_count": ("tAlert", "count"),
+    "alert_sum_ms": ("tAlert", "sum"),
+    "not_responding_count": ("tNotResponding", "count"),
+    "not_responding_sum_ms": ("tNotResponding", "sum"),
+    "connected": ("nConnected", "count"),
+    "outbound": ("nOutbound", "count"),
+    "outbound_attempted": ("nOutboundAttempted", "count"),
+    "outbound_connected": ("nOutboundConnected", "count"),
+    "outbound_abandoned": ("nOutboundAbandoned", "count"),
+    "over_sla": ("nOverSla", "count"),
 }
 assert tuple(MEASURE_SOURCES) == KPI_MEASURES
+# Maximum name -> (aggregate metric, statistic): rolled up with max over intervals, days and weeks.
+MAXIMUM_SOURCES: Final[dict[str, tuple[str, str]]] = {"wait_max_ms": ("tWait", "max")}
+assert tuple(MAXIMUM_SOURCES) == KPI_MAXIMA
 
 # Key columns of one row of the interval grid, and of one queue x channel (the grid without its intervals).
 GRID_KEYS: Final[tuple[str, ...]] = (
