@@ -215,3 +215,14 @@ EXPORT_WEEKLY: Final = pl.Schema(
         "days_interpolated": pl.Int32,
     }
 )
+
+# Each stored table's schema today, by asset name. A partition written by an earlier schema version reads
+# with the columns it lacks as nulls (`lake.parquet.read_parquet_bytes`), so a lake upgraded in place keeps
+# working until history is re-materialized.
+TABLE_SCHEMAS: Final[dict[str, pl.Schema]] = {
+    "genesys_queues": QUEUES,
+    "raw_queue_aggregates": RAW_AGGREGATES,
+    "queue_interval_kpis": INTERVAL_KPIS,
+    "queue_kpis_daily": DAILY_KPIS,
+    "queue_kpis_weekly": WEEKLY_KPIS,
+}

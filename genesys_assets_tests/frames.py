@@ -93,19 +93,45 @@ def kpi_day(
     """An INTERVAL_KPIS frame of one day's grid: offered as given, the other measures derived from it."""
     grid = expected_grid(pairs(day, *channels), [day], tz, minutes)
     offered_expr = offered if isinstance(offered, pl.Expr) else pl.lit(offered, dtype=pl.Int64)
-    frame = grid.with_columns(offered_expr.cast(pl.Int64).alias("offered")).with_columns(
-        answered=pl.col("offered") // 2,
-        answer_sum_ms=pl.col("offered") // 2 * 12_000,
-        abandoned=pl.col("offered") // 4,
-        flow_out=pl.lit(0, dtype=pl.Int64),
-        handle_count=pl.col("offered") // 2,
-        handle_sum_ms=pl.col("offered") // 2 * 300_000,
-        talk_sum_ms=pl.col("offered") * 100_000,
-        hold_sum_ms=pl.lit(0, dtype=pl.Int64),
-        acw_sum_ms=pl.col("offered") * 10_000,
-        wait_count=pl.col("offered"),
-        wait_sum_ms=pl.col("offered") * 1_000,
-        sl_numerator=pl.col("offered") // 3,
-        sl_denominator=pl.col("offered") // 2 + pl.col("offered") // 4,
+    frame = (
+        grid.with_columns(offered_expr.cast(pl.Int64).alias("offered"))
+        .with_columns(
+            answered=pl.col("offered") // 2,
+            answer_sum_ms=pl.col("offered") // 2 * 12_000,
+            abandoned=pl.col("offered") // 4,
+            flow_out=pl.lit(0, dtype=pl.Int64),
+            handle_count=pl.col("offered") // 2,
+            handle_sum_ms=pl.col("offered") // 2 * 300_000,
+            talk_sum_ms=pl.col("offered") * 100_000,
+            hold_sum_ms=pl.lit(0, dtype=pl.Int64),
+            acw_sum_ms=pl.col("offered") * 10_000,
+            wait_count=pl.col("offered"),
+            wait_sum_ms=pl.col("offered") * 1_000,
+            sl_numerator=pl.col("offered") // 3,
+            sl_denominator=pl.col("offered") // 2 + pl.col("offered") // 4,
+            short_abandoned=pl.col("offered") // 8,
+            abandon_sum_ms=pl.col("offered") // 4 * 30_000,
+            flow_out_sum_ms=pl.lit(0, dtype=pl.Int64),
+            talk_count=pl.col("offered") // 2,
+            hold_count=pl.col("offered") // 5,
+            hold_sum_ms_=pl.lit(0, dtype=pl.Int64),
+            acw_count=pl.col("offered") // 2,
+            transferred=pl.col("offered") // 6,
+            blind_transferred=pl.col("offered") // 12,
+            consult_transferred=pl.col("offered") // 6 - pl.col("offered") // 12,
+            alert_count=pl.col("offered") // 2 + pl.col("offered") // 7,
+            alert_sum_ms=(pl.col("offered") // 2 + pl.col("offered") // 7) * 6_000,
+            not_responding_count=pl.col("offered") // 7,
+            not_responding_sum_ms=pl.col("offered") // 7 * 8_000,
+            connected=pl.col("offered") // 2,
+            outbound=pl.lit(0, dtype=pl.Int64),
+            outbound_attempted=pl.lit(0, dtype=pl.Int64),
+            outbound_connected=pl.lit(0, dtype=pl.Int64),
+            outbound_abandoned=pl.lit(0, dtype=pl.Int64),
+            over_sla=pl.col("offered") // 2 - pl.col("offered") // 3,
+            wait_max_ms=pl.when(pl.col("offered") > 0).then(pl.col("offered") * 2_000).otherwise(None),
+        )
+        .with_columns(hold_sum_ms=pl.col("hold_count") * 40_000)
+        .drop("hold_sum_ms_")
     )
     return with_ratios(frame).select(pl.col(n).cast(t) for n, t in INTERVAL_KPIS.items())

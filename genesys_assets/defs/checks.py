@@ -5,6 +5,9 @@ downstream assets of the run do not run): counts and sums are non-negative, the 
 stays within its denominator, keys are unique, raw intervals lie inside their local day, the KPI grid is
 complete, and a week equals the sum of its days.
 
+An error that does not block (ERROR, `blocking=False`): a metric that feeds a KPI column arrived in a
+partial group, so its figures are kept raw but are in no channel's KPI rows.
+
 Warnings (WARN, never blocking): answered + abandoned far above offered over a whole day, a high interpolated
 share, provisional days present. Genesys counts each metric in the bucket of its own event, so an interval's
 answer rate above 1 is real data and is not checked at all.
@@ -51,6 +54,15 @@ RAW_DATA_CONTRACT = _spec(
     "The raw summaries keep the API's contract: counts and durations non-negative, oServiceLevel numerator "
     "<= denominator, one row per queue x media type x direction x interval x metric, every interval inside "
     "its local day.",
+)
+KPI_METRICS_IN_COMPLETE_GROUPS = _spec(
+    "kpi_metrics_in_complete_groups",
+    "raw_queue_aggregates",
+    False,
+    daily_partitions,
+    "Error that does not block: a metric feeding a KPI column arrived in a partial group (a group Genesys "
+    "sent without queueId, mediaType or direction). Its rows are kept in the raw table with that key null "
+    "and are in no channel's KPI rows, so those KPI columns understate their channels.",
 )
 INTERVAL_GRID_COMPLETE = _spec(
     "interval_grid_complete",
@@ -108,7 +120,7 @@ WEEKLY_INTERPOLATED_SHARE = _spec(
     "failed days.",
 )
 
-RAW_CHECKS = [RAW_DATA_CONTRACT]
+RAW_CHECKS = [RAW_DATA_CONTRACT, KPI_METRICS_IN_COMPLETE_GROUPS]
 INTERVAL_CHECKS = [INTERVAL_GRID_COMPLETE]
 DAILY_CHECKS = [
     DAILY_KPI_CONTRACT,
@@ -130,7 +142,10 @@ def raw_rules(frame: pl.DataFrame, day: date) -> dict[str, Callable[[], Rules]]:
             "service_level_bounds": contracts.check_service_level_bounds(frame),
             "unique_keys": contracts.check_unique_keys(frame),
             "intervals_in_day": contracts.check_intervals_in_day(frame, day, SETTINGS.timezone),
-        }
+        },
+        KPI_METRICS_IN_COMPLETE_GROUPS.name: lambda: {
+            "kpi_metrics_in_complete_groups": contracts.check_kpi_metrics_in_complete_groups(frame)
+        },
     }
 
 
@@ -182,8 +197,15 @@ def weekly_rules(weekly: pl.DataFrame, daily: pl.DataFrame, monday: date) -> dic
 # --------------------------------------------------------------------------------------------- results
 
 
+# Checks that report an error without blocking: the data is kept and flows on, the failure says which
+# figures it leaves short.
+_ERRORS_THAT_DO_NOT_BLOCK = frozenset({KPI_METRICS_IN_COMPLETE_GROUPS.name})
+
+
 def _severity(spec: dg.AssetCheckSpec) -> dg.AssetCheckSeverity:
-    return dg.AssetCheckSeverity.ERROR if spec.blocking else dg.AssetCheckSeverity.WARN
+    if spec.blocking or spec.name in _ERRORS_THAT_DO_NOT_BLOCK:
+        return dg.AssetCheckSeverity.ERROR
+    return dg.AssetCheckSeverity.WARN
 
 
 def _metadata(outcomes: Rules) -> dict[str, dg.MetadataValue]:

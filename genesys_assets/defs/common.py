@@ -23,11 +23,15 @@ T = TypeVar("T")
 
 def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
     """Totals an analyst plots over partitions: offered, answered, abandoned, the KPI ratios, interpolated
-    share. Ratios come from the summed measures by the rules of `kpis.totals_ratios`, never averaged."""
+    share. Ratios come from the summed measures by the rules of `kpis.totals_ratios`, never averaged. The
+    totals and ratios cover the primary channels (`kpis.primary_channels`): a co-browse or screen-share row
+    rides on a conversation already counted in its own channel."""
     if frame.is_empty():
         return {"total_offered": dg.MetadataValue.int(0), "total_answered": dg.MetadataValue.int(0)}
-    sums = frame.select(pl.col("offered").sum(), pl.col("answered").sum(), pl.col("abandoned").sum()).row(
-        0, named=True
+    sums = (
+        kpis.primary_channels(frame)
+        .select(pl.col("offered").sum(), pl.col("answered").sum(), pl.col("abandoned").sum())
+        .row(0, named=True)
     )
     figures: dict[str, dg.MetadataValue] = {
         f"total_{name}": dg.MetadataValue.int(int(value or 0)) for name, value in sums.items()

@@ -1,5 +1,6 @@
 """Assets that call the Genesys Cloud API: the queue directory and the raw conversation aggregates."""
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -15,6 +16,8 @@ from genesys_assets.defs.partitions import daily_partitions, partition_days
 from genesys_assets.defs.resources import GenesysResource
 from genesys_assets.genesys import CallStats, ChunkPlan, FetchProgress
 from genesys_assets.schema import AGGREGATE_METRICS
+from genesys_assets.transforms import dimensions
+from genesys_assets.transforms.dimensions import PartialGroupRow
 from genesys_assets.transforms.directory import queues_frame
 from genesys_assets.transforms.flatten import parse_aggregate_answer
 from genesys_assets.transforms.split import split_by_local_date
@@ -69,7 +72,9 @@ def raw_queue_aggregates(
     the client plans the fewest calls the API limits allow (synchronous chunks or async aggregates jobs),
     fetches the next chunk while the current one is stored, and each chunk is split into its local days and
     written as it arrives. Counts, sums, numerators and denominators are kept so every KPI downstream is
-    exact. A day with no activity is an empty partition, not a gap.
+    exact. A day with no activity is an empty partition, not a gap. Nothing is dropped: a partial group
+    (one Genesys sent without a grouping key) is kept with that key null and counted in `partial_groups`, and
+    a media type or direction outside Genesys's enums is kept, logged once and counted.
     """
     days = partition_days(context)
     extracted_at = datetime.now(UTC)
@@ -77,6 +82,34 @@ def raw_queue_aggregates(
     started = time.monotonic()
     totals = {"metric_rows": 0, "query_chunks": 0}
     stats: list[CallStats] = []
+    partial: dict[tuple[tuple[str, ...], str], PartialGroupRow] = {}
+    unknown: dict[str, set[str]] = {}
+
+    def survey(answer: pl.DataFrame) -> None:
+        # Nothing an answer holds is dropped: partial groups and values outside Genesys's enums are kept,
+        # logged once per run and counted in the metadata.
+        for row in dimensions.partial_groups(answer):
+            key = (row.missing, row.metric)
+            if key not in partial:
+                context.log.warning(
+                    f"Partial groups without {'/'.join(row.missing)} carry {row.metric}; kept in "
+                    "raw_queue_aggregates with that key null"
+                    + (", so KPI columns fed by it understate their channels." if row.feeds_kpi else ".")
+                )
+            seen = partial.get(key)
+            partial[key] = (
+                row
+                if seen is None
+                else dataclasses.replace(seen, rows=seen.rows + row.rows, count=seen.count + row.count)
+            )
+        for column, values in dimensions.unknown_values(answer).items():
+            new = set(values) - unknown.setdefault(column, set())
+            if new:
+                context.log.warning(
+                    f"{column} value(s) {sorted(new)} are not in Genesys's documented enum; kept as their "
+                    "own channel."
+                )
+                unknown[column] |= new
 
     def report(progress: FetchProgress) -> None:
         elapsed = time.monotonic() - started
@@ -113,6 +146,7 @@ def raw_queue_aggregates(
                 frames = split_by_local_date(chunk.answer, chunk_days)
                 for key, frame in frames.items():
                     results.record(key, checks.raw_rules(frame, date.fromisoformat(key)))
+                survey(chunk.answer)
                 totals["metric_rows"] += chunk.answer.height
                 totals["query_chunks"] += 1
                 context.log.info(
@@ -130,6 +164,10 @@ def raw_queue_aggregates(
             "http_429": dg.MetadataValue.int(stats[0].http_429),
             "retries": dg.MetadataValue.int(stats[0].retries),
             "query_chunks": dg.MetadataValue.int(totals["query_chunks"]),
+            "partial_group_rows": dg.MetadataValue.int(sum(row.rows for row in partial.values())),
+            "partial_groups": dg.MetadataValue.json([row.as_dict() for row in partial.values()]),
+            "unknown_dimension_values": dg.MetadataValue.int(sum(len(v) for v in unknown.values())),
+            "unknown_values": dg.MetadataValue.json({k: sorted(v) for k, v in unknown.items() if v}),
             "granularity": dg.MetadataValue.text(SETTINGS.granularity),
             "timezone": dg.MetadataValue.text(SETTINGS.timezone),
         }

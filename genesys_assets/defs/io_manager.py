@@ -48,6 +48,7 @@ from pydantic import Field, PrivateAttr
 
 from genesys_assets.lake.parquet import COMPRESSIONS, ParquetSchemaError, parquet_bytes, read_parquet_bytes
 from genesys_assets.lake.storage import ObjectStore, StoredObject, open_store, path_segment, relative_path
+from genesys_assets.schema import TABLE_SCHEMAS
 
 PARQUET_SUFFIX = ".parquet"
 ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
@@ -345,7 +346,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         compare: Callable[[str, pl.DataFrame, pl.DataFrame], Mapping[str, Any]],
     ) -> Mapping[str, Any]:
         body = store.read(path)
-        return compare(key, read_parquet_bytes(body), frame) if body is not None else {}
+        if body is None:
+            return {}
+        return compare(key, read_parquet_bytes(body, current=frame.schema), frame)
 
     @staticmethod
     def _add_to_partition(context: dg.OutputContext, key: str, metadata: Mapping[str, Any]) -> None:
@@ -393,7 +396,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                     f"asset {name} has not been stored yet: {store.uri(path)} does not exist. "
                     f"Fix: materialize {name} first."
                 )
-            return read_parquet_bytes(body, columns=columns)
+            return read_parquet_bytes(body, columns=columns, current=TABLE_SCHEMAS.get(name))
 
         keys = list(context.asset_partition_keys)
         with ThreadPoolExecutor(max_workers=max(1, min(_IO_THREADS, len(keys)))) as pool:
@@ -426,7 +429,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                     f"asset {name}: partition {key} ({store.uri(path)}) was removed while this step ran. "
                     f"Fix: materialize partition {key} of {name} again, then rerun."
                 )
-            return read_parquet_bytes(body, columns=only if only is not None else columns)
+            return read_parquet_bytes(
+                body, columns=only if only is not None else columns, current=TABLE_SCHEMAS.get(name)
+            )
 
         context.log.debug(f"{len(keys) - len(absent)} of {len(keys)} partition(s) of {name} are stored")
         return StoredPartitions([key for key in keys if present[key]], read)

@@ -590,16 +590,18 @@ class GenesysClient:
     ) -> int:
         """Queue x media type x direction groups with traffic in local days first..last, from synchronous
         queries without buckets: one call per queue batch, split like every query when Genesys refuses one
-        as too large."""
+        as too large. A partial group (one that leaves a key out) counts as a group of its own."""
         (span,) = chunk_days(first_day, last_day, (last_day - first_day).days + 1, timezone)
         query = _Query(timezone, None, _GROUP_PROBE_METRICS, None)
-        groups: set[tuple[str, ...]] = set()
+        groups: set[tuple[str | None, ...]] = set()
         for batch in queue_batches(queue_ids or (), self.settings.max_queue_predicates):
             for answer in self._sync_answers(span, query, batch):
                 for result in answer.get("results") or []:
                     group = result.get("group") if isinstance(result, Mapping) else None
-                    if isinstance(group, Mapping) and all(isinstance(group.get(k), str) for k in GROUP_BY):
-                        groups.add(tuple(group[k] for k in GROUP_BY))
+                    # A partial group (a key left out) holds data no other group has: it counts as a
+                    # group of its own, as the raw table keeps it.
+                    keys = group if isinstance(group, Mapping) else {}
+                    groups.add(tuple(str(keys.get(k)) if k in keys else None for k in GROUP_BY))
         return len(groups)
 
     def iter_aggregates(

@@ -11,9 +11,28 @@ if TYPE_CHECKING:
 
 FetchMode = Literal["sync", "async"]
 
-# Media types of the analytics API a queue can serve, in display order, and the conversation directions the
-# aggregates are split by (the `direction` dimension of a session).
+# Media types of the analytics API a queue can serve, in display order: the channels with a service-level
+# block in a queue's mediaSettings ("voice" is "call" there).
 MEDIA_TYPES: Final[tuple[str, ...]] = ("voice", "callback", "chat", "email", "message")
+# Every `mediaType` an analytics session can carry (the SDK's `AnalyticsSession.media_type` enum). Secondary
+# media ride on a conversation that is counted under its own primary channel: a co-browse session starts
+# inside a chat, message or voice interaction, screen share is the legacy co-browse, and screen monitoring is
+# a supervisor watching an agent's screen. Their figures are kept as their own channel and never added into
+# all-channel totals, which would count the customer twice.
+SECONDARY_MEDIA_TYPES: Final[tuple[str, ...]] = ("cobrowse", "screenshare", "screenmonitoring")
+ANALYTICS_MEDIA_TYPES: Final[tuple[str, ...]] = (
+    *MEDIA_TYPES,
+    "video",
+    "internalmessage",
+    *SECONDARY_MEDIA_TYPES,
+    "unknown",
+)
+# Media types in which Genesys never counts an abandon, so an abandon rate is undefined there (null, never 0):
+# web messaging (Resource Center, "Why does the Offered metric not always equal the Answered plus Abandoned
+# metrics?": abandons do not apply to messaging) and email, which is queued work a customer cannot hang up on
+# (real orgs' email rows carry offers and answers, never tAbandon).
+MEDIA_WITHOUT_ABANDONS: Final[tuple[str, ...]] = ("message", "email")
+# The conversation directions the aggregates are split by (the `direction` dimension of a session).
 DIRECTIONS: Final[tuple[str, ...]] = ("inbound", "outbound")
 
 

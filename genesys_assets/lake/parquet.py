@@ -191,14 +191,29 @@ def read_parquet_bytes(
     *,
     schema: pl.Schema | None = None,
     columns: Sequence[str] | None = None,
+    current: pl.Schema | None = None,
 ) -> pl.DataFrame:
     """Decode a Parquet file written by :func:`parquet_bytes` (or any Parquet file) into a polars frame.
 
     ``columns`` reads only those columns. With ``schema`` the frame is checked and cast to it the same
-    way as on write (``columns`` then selects from the schema).
+    way as on write (``columns`` then selects from the schema). With ``current``, the table's schema today,
+    a file written before some of its columns existed reads as if it had them, null (columns the file has
+    keep their place; the added ones follow in the order of ``current``).
     """
+    wanted = list(columns) if columns is not None else None
+    added: list[str] = []
+    if current is not None:
+        stored = pl.read_parquet_schema(io.BytesIO(data))
+        names = wanted if wanted is not None else [*stored, *current]
+        added = [name for name in dict.fromkeys(names) if name not in stored and name in current]
+        if wanted is not None:
+            wanted = [name for name in wanted if name not in added]
     # polars' own reader: no pyarrow table in between, so no second copy of the data.
-    frame = pl.read_parquet(io.BytesIO(data), columns=list(columns) if columns is not None else None)
+    frame = pl.read_parquet(io.BytesIO(data), columns=wanted)
+    if added and current is not None:
+        frame = frame.with_columns(pl.lit(None, dtype=current[name]).alias(name) for name in added)
+        if columns is not None:
+            frame = frame.select(list(columns))
     if schema is None:
         return frame
     if columns is not None:

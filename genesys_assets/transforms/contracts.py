@@ -4,6 +4,7 @@ Each function inspects one frame and returns a `CheckOutcome`: whether it passed
 with the numbers, how many rows fail and a small JSON-friendly sample of them (dates and instants as ISO
 strings). The checks module decides the severity; the intended use is:
 
+* errors that do not block (the data is kept, the figure understated): `check_kpi_metrics_in_complete_groups`;
 * blocking (errors): `check_non_negative`, `check_service_level_bounds`, `check_unique_keys`, `check_intervals_in_day`,
   `check_dates_in_week`, `check_grid_complete`, `check_weekly_matches_daily`;
 * warnings: `check_answered_abandoned_vs_offered` (answered + abandoned far above offered over a whole day, which
@@ -24,7 +25,8 @@ from typing import Any, Final
 import polars as pl
 
 from genesys_assets import localtime
-from genesys_assets.schema import KPI_MEASURES
+from genesys_assets.schema import KPI_MAXIMA, KPI_MEASURES
+from genesys_assets.transforms.dimensions import partial_groups
 from genesys_assets.transforms.flatten import INT_STATS
 from genesys_assets.transforms.kpis import CHANNEL_KEYS
 
@@ -86,7 +88,7 @@ def check_non_negative(frame: pl.DataFrame, columns: Sequence[str] | None = None
     or the KPI measures of the KPI and export tables. Nulls (unknown values) pass.
     """
     if columns is None:
-        candidates = INT_STATS if _is_raw(frame) else KPI_MEASURES
+        candidates = INT_STATS if _is_raw(frame) else (*KPI_MEASURES, *KPI_MAXIMA)
         columns = [c for c in candidates if c in frame.columns]
     if not columns:
         return CheckOutcome(True, "No count or sum columns to check.")
@@ -184,22 +186,24 @@ def check_grid_complete(frame: pl.DataFrame, grid: pl.DataFrame) -> CheckOutcome
 
 
 def check_weekly_matches_daily(weekly: pl.DataFrame, daily: pl.DataFrame, week_start: date) -> CheckOutcome:
-    """The weekly rows equal the sums of their daily rows (measures and day counts), pair for pair.
+    """The weekly rows equal the sums of their daily rows (measures and day counts; maxima the largest),
+    pair for pair.
 
     The sums are taken here from the daily rows of the week directly, not through `weekly.weekly_kpis`, so a
     fault in the rollup shows; a measure no daily row knows counts as 0 on both sides.
     """
     in_week = daily.filter(localtime.week_start_expr(pl.col("local_date")) == week_start)
-    columns = [*KPI_MEASURES, "days_observed", "days_interpolated"]
+    columns = [*KPI_MEASURES, *KPI_MAXIMA, "days_observed", "days_interpolated"]
     keys = list(CHANNEL_KEYS)
     expected = in_week.group_by(keys).agg(
         *[pl.col(m).sum().cast(pl.Int64) for m in KPI_MEASURES],
+        *[pl.col(m).max().fill_null(0).cast(pl.Int64) for m in KPI_MAXIMA],
         pl.col("local_date").filter(~pl.col("is_interpolated")).n_unique().alias("days_observed"),
         pl.col("local_date").filter(pl.col("is_interpolated")).n_unique().alias("days_interpolated"),
     )
     stored = weekly.filter(pl.col("week_start") == week_start).select(
         *keys,
-        *[pl.col(m).fill_null(0).cast(pl.Int64) for m in KPI_MEASURES],
+        *[pl.col(m).fill_null(0).cast(pl.Int64) for m in (*KPI_MEASURES, *KPI_MAXIMA)],
         pl.col("days_observed", "days_interpolated").cast(pl.UInt32),
     )
     joined = expected.with_columns(pl.col("days_observed", "days_interpolated").cast(pl.UInt32)).join(
@@ -216,6 +220,36 @@ def check_weekly_matches_daily(weekly: pl.DataFrame, daily: pl.DataFrame, week_s
         f"All {weekly.height} weekly rows equal the sums of their daily rows.",
         "{n} queue x media rows of the week differ from the sums of their daily rows"
         + f" (week of {week_start.isoformat()}).",
+    )
+
+
+def check_kpi_metrics_in_complete_groups(raw: pl.DataFrame) -> CheckOutcome:
+    """No metric that feeds a KPI column arrives in a partial group (a group that lacks queueId, mediaType or
+    direction, kept in the raw table with that key null).
+
+    Such a metric's figures are in no channel's rows, so the KPI columns it feeds understate their channels.
+    failing_rows counts the partial-group rows of those metrics; the sample names the missing dimensions,
+    the metric and its summed count.
+    """
+    found = partial_groups(raw)
+    feeding = [row for row in found if row.feeds_kpi]
+    other_rows = sum(row.rows for row in found if not row.feeds_kpi)
+    if not feeding:
+        return CheckOutcome(
+            True,
+            "No KPI metric arrives in a partial group"
+            + (f" ({other_rows} partial-group rows of other metrics are kept raw)." if other_rows else "."),
+        )
+    rows = sum(row.rows for row in feeding)
+    named = ", ".join(f"{row.metric} without {'/'.join(row.missing)}" for row in feeding[:SAMPLE_SIZE])
+    return CheckOutcome(
+        False,
+        f"{rows} raw rows of KPI metrics arrived in partial groups ({named}); they are kept in "
+        "raw_queue_aggregates with the missing key null and are in no channel's KPI rows, so those columns "
+        "understate their channels. Read these figures from raw_queue_aggregates (rows with that key null) "
+        "and report them at the level Genesys gives them; never add them into one direction's rows.",
+        rows,
+        [row.as_dict() for row in feeding[:SAMPLE_SIZE]],
     )
 
 

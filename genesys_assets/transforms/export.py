@@ -15,8 +15,8 @@ from datetime import date
 import polars as pl
 
 from genesys_assets import localtime
-from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, FILL_METHODS, KPI_MEASURES, UTC_US
-from genesys_assets.transforms.kpis import CHANNEL_KEYS, sum_or_null, with_ratios
+from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, FILL_METHODS, UTC_US
+from genesys_assets.transforms.kpis import CHANNEL_KEYS, rollup_exprs, with_ratios
 
 
 def _queue_names(queues: pl.DataFrame) -> pl.DataFrame:
@@ -98,7 +98,7 @@ def export_weekly(
 ) -> pl.DataFrame:
     """`EXPORT_WEEKLY`: one row per queue x media type x direction x local date of the week.
 
-    Each row holds the day's summed measures (null only when no interval of the day is known) with ratios
+    Each row holds the day's summed measures (null only when no interval of the day is known) and maxima with ratios
     recomputed from them; `interval_start` is the local midnight instant and `utc_offset` its offset;
     `is_interpolated`/`is_provisional` are true if any interval of the day is; `fill_method` is the day's
     least certain method (`day_fill_method`); `days_observed`/`days_interpolated` come from the matching
@@ -106,7 +106,7 @@ def export_weekly(
     """
     localtime.zone(timezone)
     days = daily_rows_of_week.group_by(*CHANNEL_KEYS, "local_date").agg(
-        *[sum_or_null(m) for m in KPI_MEASURES],
+        *rollup_exprs(),
         pl.col("is_interpolated").any(),
         pl.col("is_provisional").any(),
         day_fill_method(),

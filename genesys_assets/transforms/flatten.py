@@ -7,10 +7,12 @@ target as a 0..1 fraction, the local date of the interval start and the extracti
 
 Rules:
 
-* **Partial groups.** The API can add roll-up groups that lack some `groupBy` keys. A group whose `group`
-  object lacks any of `queueId`, `mediaType` and `direction` (or has no `group` at all) is such a roll-up
-  and is dropped. A group whose key is *present* but null, empty or not a string is malformed and raises
-  `AggregatesFormatError`: that is a broken answer, not a roll-up.
+* **Partial groups are kept.** Genesys leaves a `groupBy` key out of a group when a metric does not carry
+  that dimension, so a group whose `group` object lacks any of `queueId`, `mediaType` and `direction` (or
+  has no `group` at all) holds data that is in no other group. Its rows are kept, with the missing key as
+  null: the null is the marker of a partial group (`kpis.complete_group`), which the KPI tables never merge
+  into a channel's rows and `transforms.dimensions` counts for the run's metadata and checks. A group whose
+  key is *present* but null, empty or not a string is malformed and raises `AggregatesFormatError`.
 * **Numbers.** Every statistic may arrive as a float (`1234.0`). count, sum, min, max, numerator and
   denominator are converted exactly to Int64; a non-integral, non-finite, boolean or non-numeric value
   raises. `target` is a float fraction by the rule of `genesys.records.normalise_percentage` (a value
@@ -148,10 +150,11 @@ class _BucketIndex:
                 f"ISO-8601 instants ({exc})."
             ) from None
         if end - start != self.step:
-            minutes = (end - start).total_seconds() / 60
+            lasts_ms = (end - start) // timedelta(milliseconds=1)
             raise AggregatesFormatError(
-                f"Aggregates answer, {group}: interval {text!r} lasts {minutes:g} minutes, but the query's "
-                f"granularity is {self.minutes} minutes; the answer does not belong to this query."
+                f"Aggregates answer, {group}: interval {text!r} lasts {lasts_ms} ms ({end - start}), but the "
+                f"query's granularity is {self.step // timedelta(milliseconds=1)} ms ({self.step}, "
+                f"{self.minutes} minutes); the answer does not belong to this query."
             )
         if start < self.window_start or end > self.window_end:
             raise AggregatesFormatError(
@@ -171,11 +174,14 @@ class _BucketIndex:
 
 
 def _group_label(values: tuple[object, ...]) -> str:
-    return "group " + " ".join(f"{key}={value!r}" for key, value in zip(GROUP_COLUMNS, values, strict=False))
+    return "group " + " ".join(
+        f"{key}={value!r}" if value is not None else f"(no {key})"
+        for key, value in zip(GROUP_COLUMNS, values, strict=False)
+    )
 
 
-def _group_keys(result: object, index: int) -> tuple[str, ...] | None:
-    """The `GROUP_COLUMNS` values of a result group; None for a roll-up group that lacks any of them."""
+def _group_keys(result: object, index: int) -> tuple[str | None, ...]:
+    """The `GROUP_COLUMNS` values of a result group, None for each key a partial group leaves out."""
     if not isinstance(result, Mapping):
         raise AggregatesFormatError(
             f"Aggregates answer: results[{index}] is a {type(result).__name__}, not an object with "
@@ -183,20 +189,18 @@ def _group_keys(result: object, index: int) -> tuple[str, ...] | None:
         )
     group = result.get("group")
     if group is None:
-        return None
+        return (None,) * len(GROUP_COLUMNS)
     if not isinstance(group, Mapping):
         raise AggregatesFormatError(
             f"Aggregates answer: results[{index}].group is a {type(group).__name__}, not an object of "
             "dimension names to values."
         )
-    if any(key not in group for key in GROUP_COLUMNS):
-        return None
-    values = tuple(group[key] for key in GROUP_COLUMNS)
+    values = tuple(group.get(key) for key in GROUP_COLUMNS)
     for key, value in zip(GROUP_COLUMNS, values, strict=True):
-        if not isinstance(value, str) or not value:
+        if key in group and (not isinstance(value, str) or not value):
             raise AggregatesFormatError(
                 f"Aggregates answer: results[{index}] ({_group_label(values)}) has {key} {value!r}; a group "
-                "that carries the key must give it a non-empty string (a roll-up group leaves the key out)."
+                "that carries the key must give it a non-empty string (a partial group leaves the key out)."
             )
     return values
 
@@ -340,8 +344,8 @@ def parse_aggregate_results_checked(
     if not results:
         return _empty()
 
-    # One entry per kept group: its `GROUP_COLUMNS` values.
-    group_values: list[tuple[str, ...]] = []
+    # One entry per group: its `GROUP_COLUMNS` values (None where a partial group leaves a key out).
+    group_values: list[tuple[str | None, ...]] = []
     # One entry per data[] bucket of a kept group.
     entry_group: list[int] = []
     entry_bucket: list[int] = []
@@ -352,8 +356,6 @@ def parse_aggregate_results_checked(
 
     for result_index, result in enumerate(results):
         keys = _group_keys(result, result_index)
-        if keys is None:
-            continue
         label = _group_label(keys)
         data = result.get("data") or ()
         if not isinstance(data, Sequence) or isinstance(data, str):
@@ -551,19 +553,12 @@ def _columnar_answer(body: bytes, buckets: _BucketIndex, extracted_at: datetime)
     if results_flat.null_count:
         return None  # a null results[] element
     group, data = results_flat.flatten()
-    keep = group.is_valid()  # a result without a group is a roll-up
-    keys = [column.filter(keep) for column in group.flatten()]
-    data = data.filter(keep)
-    if any(column.null_count for column in keys):
-        # A key the columns read as null is absent (a roll-up group, dropped) unless the body writes it
-        # as null (malformed, reported by the checked path).
-        if _EXPLICIT_NULL_KEY.search(body):
-            return None
-        complete = keys[0].is_valid()
-        for column in keys[1:]:
-            complete = pc.and_(complete, column.is_valid())
-        keys = [column.filter(complete) for column in keys]
-        data = data.filter(complete)
+    # StructArray.flatten gives every key of a result without a group as null, as the checked path does.
+    keys = group.flatten()
+    if any(column.null_count for column in keys) and _EXPLICIT_NULL_KEY.search(body):
+        # A key the columns read as null is absent (a partial group, kept with the key null) unless the body
+        # writes it as null (malformed, reported by the checked path).
+        return None
     if any(pc.any(pc.equal(column, "")).as_py() for column in keys):
         return None  # an empty key: malformed, reported by the checked path
     entries = pc.list_flatten(data)

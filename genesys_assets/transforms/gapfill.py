@@ -28,6 +28,7 @@ Estimation of a gap day, per queue x media type x direction (each grid key but t
 * The service-level numerator keeps within its denominator in every row: where both round down to the same
   value, the numerator's extra unit goes to a row whose denominator takes one too
   (`_apportion_bounded_pair`).
+* Maxima (`wait_max_ms`) are not estimated: they are null on every row of a gap day.
 * Ratios are recomputed from the estimated measures; every row of a gap day has `is_interpolated` true.
 
 Wall-clock matching on DST days: a row is identified by its local start time (minutes after local midnight)
@@ -52,7 +53,7 @@ from typing import Final
 import polars as pl
 
 from genesys_assets import localtime
-from genesys_assets.schema import DAILY_KPIS, INTERVAL_KPIS, KPI_MEASURES, UTC_US
+from genesys_assets.schema import DAILY_KPIS, INTERVAL_KPIS, KPI_MAXIMA, KPI_MEASURES, UTC_US
 from genesys_assets.transforms.kpis import (
     CHANNEL_KEYS,
     GRID_KEYS,
@@ -129,16 +130,21 @@ def _neighbour_offer(
         # A wall time the neighbour has once is offered to both occurrences of a repeated target time.
         single = slots.filter((pl.col("fold") == 0) & (pl.len().over("wall_minute") == 1))
         slots = pl.concat([slots, single.with_columns(fold=pl.lit(1, dtype=pl.Int8))])
-    values = frame.select(*CHANNEL_KEYS, "interval_start", *KPI_MEASURES).cast(
-        {m: pl.Int64 for m in KPI_MEASURES}
+    values = (
+        frame.select(*CHANNEL_KEYS, "interval_start", *KPI_MEASURES)
+        .cast({m: pl.Int64 for m in KPI_MEASURES})
+        .with_columns(__present=pl.lit(True))
     )
+    # An absent row offers zeros; a present row offers its values as stored (null where a partition written
+    # before a measure existed does not know it, so that measure's estimate stays unknown).
+    present = pl.col("__present").fill_null(False)
     return (
         pairs.join(slots, how="cross")
         .join(values, on=[*CHANNEL_KEYS, "interval_start"], how="left")
         .select(
             pl.lit(offset, dtype=pl.Int32).alias("offset"),
             *_MATCH_KEYS,
-            *[pl.col(m).fill_null(0) for m in KPI_MEASURES],
+            *[pl.when(present).then(pl.col(m)).otherwise(0).alias(m) for m in KPI_MEASURES],
         )
     )
 
@@ -329,9 +335,13 @@ def _estimate(
         .otherwise(pl.lit("none"))
         .alias("fill_method")
     )
-    estimated = _apportioned_estimates(joined.sort(_JOIN_KEYS), measures).with_columns(method)
+    estimated = _apportioned_estimates(joined.sort(_JOIN_KEYS), measures).with_columns(
+        method, *[pl.lit(None, dtype=pl.Int64).alias(name) for name in KPI_MAXIMA]
+    )
     return _finish(
-        estimated.select(*_JOIN_KEYS, *measures, "fill_method"), interpolated=True, provisional=provisional
+        estimated.select(*_JOIN_KEYS, *measures, *KPI_MAXIMA, "fill_method"),
+        interpolated=True,
+        provisional=provisional,
     )
 
 

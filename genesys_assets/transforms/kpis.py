@@ -27,6 +27,7 @@ from typing import Final
 import polars as pl
 
 from genesys_assets import localtime
+from genesys_assets.genesys.records import MEDIA_WITHOUT_ABANDONS, SECONDARY_MEDIA_TYPES
 from genesys_assets.schema import INTERVAL_KPIS, KPI_MAXIMA, KPI_MEASURES, KPI_RATIOS, UTC_US
 
 # Measure name -> (aggregate metric, statistic) it is read from.
@@ -84,6 +85,12 @@ CHANNEL_KEYS: Final[tuple[str, ...]] = ("queue_id", "media_type", "direction")
 _PIVOT_KEYS: Final[tuple[str, ...]] = ("local_date", *CHANNEL_KEYS, "interval_start")
 
 
+def complete_group() -> pl.Expr:
+    """True for raw rows of a complete group: every key of `CHANNEL_KEYS` known. A partial group (a key the
+    answer left out, stored as null) is kept in the raw table and never merged into a channel's rows."""
+    return pl.all_horizontal(pl.col(key).is_not_null() for key in CHANNEL_KEYS)
+
+
 @dataclass(frozen=True)
 class Ratio:
     """A KPI ratio: numerator measure / denominator measure / divisor, undefined for some media types."""
@@ -94,13 +101,20 @@ class Ratio:
     undefined_for: tuple[str, ...] = ()
 
 
-# Ratio name -> its rule. Abandons do not exist for web messaging, so its abandon rate is undefined (null).
+# Ratio name -> its rule. Each average divides a sum by the count of its own metric, as Genesys's views do
+# (Avg Talk, Avg Hold and Avg ACW divide by the interactions that had talk, hold or after-call work, not by
+# handled ones). Abandon rate is undefined (null) for the media types that never count an abandon.
 RATIO_SOURCES: Final[dict[str, Ratio]] = {
     "aht_s": Ratio("handle_sum_ms", "handle_count", 1000.0),
     "asa_s": Ratio("answer_sum_ms", "answered", 1000.0),
     "answer_rate": Ratio("answered", "offered"),
-    "abandon_rate": Ratio("abandoned", "offered", undefined_for=("message",)),
+    "abandon_rate": Ratio("abandoned", "offered", undefined_for=MEDIA_WITHOUT_ABANDONS),
     "service_level": Ratio("sl_numerator", "sl_denominator"),
+    "avg_talk_s": Ratio("talk_sum_ms", "talk_count", 1000.0),
+    "avg_hold_s": Ratio("hold_sum_ms", "hold_count", 1000.0),
+    "avg_acw_s": Ratio("acw_sum_ms", "acw_count", 1000.0),
+    "avg_wait_s": Ratio("wait_sum_ms", "wait_count", 1000.0),
+    "avg_abandon_s": Ratio("abandon_sum_ms", "abandoned", 1000.0),
 }
 assert tuple(RATIO_SOURCES) == KPI_RATIOS
 
@@ -130,12 +144,21 @@ def with_ratios(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(ratio_exprs())
 
 
-def totals_ratios(frame: pl.DataFrame) -> dict[str, float]:
-    """Each KPI ratio over the whole frame (rows of any media types), from summed measures.
+def primary_channels(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows an all-channel total may add up: every media type but the secondary media
+    (`genesys.records.SECONDARY_MEDIA_TYPES`), which ride on a conversation counted in its own channel."""
+    return frame.filter(~pl.col("media_type").is_in(list(SECONDARY_MEDIA_TYPES)))
 
-    A ratio undefined for a media type leaves that type's rows out of both its sums; a ratio whose summed
-    denominator is 0 is left out of the result.
+
+def totals_ratios(frame: pl.DataFrame) -> dict[str, float]:
+    """Each KPI ratio over the whole frame's primary channels, from summed measures.
+
+    Rows of secondary media (co-browse, screen share, screen monitoring: they ride on a conversation that is
+    counted under its own channel) are left out, so an all-channel figure counts each customer once. A ratio
+    undefined for a media type leaves that type's rows out of both its sums; a ratio whose summed denominator
+    is 0 is left out of the result.
     """
+    frame = primary_channels(frame)
     ratios: dict[str, float] = {}
     for name, rule in RATIO_SOURCES.items():
         rows = (
@@ -155,6 +178,15 @@ def sum_or_null(column: str) -> pl.Expr:
     """Sum of a measure over a group; null only when every value in the group is null (nothing known)."""
     col = pl.col(column)
     return pl.when(col.is_not_null().any()).then(col.sum()).otherwise(None).cast(pl.Int64).alias(column)
+
+
+def rollup_exprs() -> list[pl.Expr]:
+    """Aggregations that roll intervals up into days and days into weeks: every measure summed
+    (`sum_or_null`), every maximum the largest known value (null when none is known)."""
+    return [
+        *[sum_or_null(name) for name in KPI_MEASURES],
+        *[pl.col(name).max().cast(pl.Int64).alias(name) for name in KPI_MAXIMA],
+    ]
 
 
 def day_intervals(days: Sequence[date], timezone: str, interval_minutes: int) -> pl.DataFrame:
@@ -192,7 +224,7 @@ def active_pairs(raw: pl.DataFrame | pl.LazyFrame, days: Sequence[date], window_
     """
     if window_days < 1:
         raise ValueError(f"window_days must be at least 1, got {window_days}.")
-    seen = raw.lazy().select("local_date", *CHANNEL_KEYS).unique().collect()
+    seen = raw.lazy().filter(complete_group()).select("local_date", *CHANNEL_KEYS).unique().collect()
     targets = pl.DataFrame({"target": sorted(set(days))}, schema={"target": pl.Date})
     return (
         targets.join(seen, how="cross")
@@ -232,18 +264,27 @@ def expected_grid(
 def pivot_measures(raw: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """Raw long metric rows -> one row per local_date x queue x media x interval with every measure (lazy).
 
-    A measure whose metric has no row in the interval is 0. Duplicate metric rows (which the blocking raw
-    checks reject) would be added together.
+    A measure whose metric has no row in the interval is 0; a maximum whose metric has no row is null.
+    Duplicate metric rows (which the blocking raw checks reject) would be added together. Rows of partial
+    groups (a grouping key null, `flatten.PARTIAL_GROUP`) must be filtered out before.
     """
     picked = [
         pl.when(pl.col("metric") == metric).then(pl.col(stat)).otherwise(0).alias(name)
         for name, (metric, stat) in MEASURE_SOURCES.items()
     ]
+    maxima = [
+        pl.when(pl.col("metric") == metric).then(pl.col(stat)).otherwise(None).alias(name)
+        for name, (metric, stat) in MAXIMUM_SOURCES.items()
+    ]
     return (
         raw.lazy()
-        .select(*_PIVOT_KEYS, pl.col("interval_end"), *picked)
+        .select(*_PIVOT_KEYS, pl.col("interval_end"), *picked, *maxima)
         .group_by(_PIVOT_KEYS)
-        .agg(pl.col("interval_end").first(), *[pl.col(name).sum().cast(pl.Int64) for name in KPI_MEASURES])
+        .agg(
+            pl.col("interval_end").first(),
+            *[pl.col(name).sum().cast(pl.Int64) for name in KPI_MEASURES],
+            *[pl.col(name).max().cast(pl.Int64) for name in KPI_MAXIMA],
+        )
     )
 
 
@@ -256,7 +297,7 @@ def interval_kpis(
 ) -> pl.DataFrame:
     """The interval KPI table (`schema.INTERVAL_KPIS`) of the given local days from raw aggregate rows.
 
-    `raw` is a `RAW_AGGREGATES` frame; rows of other local dates are ignored. `pairs` is the days' channels
+    `raw` is a `RAW_AGGREGATES` frame; rows of other local dates and rows of partial groups are ignored. `pairs` is the days' channels
     (`active_pairs`, which include every channel with raw rows on the day itself). The result covers the
     expected grid, with measures 0 where the API returned nothing and ratios null where their denominator is
     0. Answered + abandoned may exceed offered in an interval (metrics land in the bucket of their own event);
@@ -264,7 +305,9 @@ def interval_kpis(
     extra rows. Sorted by local_date, queue_id, media_type, direction, interval_start.
     """
     day_list = sorted(set(days))
-    measures = pivot_measures(raw.lazy().filter(pl.col("local_date").is_in(day_list))).collect()
+    measures = pivot_measures(
+        raw.lazy().filter(pl.col("local_date").is_in(day_list) & complete_group())
+    ).collect()
     all_pairs = pl.concat(
         [pairs.select("local_date", *CHANNEL_KEYS), measures.select("local_date", *CHANNEL_KEYS)]
     ).unique()

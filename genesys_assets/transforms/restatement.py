@@ -13,7 +13,7 @@ from typing import Final
 
 import polars as pl
 
-from genesys_assets.schema import KPI_MEASURES
+from genesys_assets.schema import KPI_MAXIMA, KPI_MEASURES
 from genesys_assets.transforms.kpis import CHANNEL_KEYS
 
 # Day totals whose change a restatement reports.
@@ -42,11 +42,19 @@ class Restatement:
 
 
 def restatement(stored: pl.DataFrame, new: pl.DataFrame) -> Restatement | None:
-    """The restatement from `stored` to `new` (two `INTERVAL_KPIS` frames of one day), or None if equal."""
-    joined = stored.select(*_KEYS, *KPI_MEASURES).join(
-        new.select(*_KEYS, *KPI_MEASURES), on=_KEYS, how="full", coalesce=True, suffix="__new"
+    """The restatement from `stored` to `new` (two `INTERVAL_KPIS` frames of one day), or None if equal.
+
+    A row that appears or disappears is changed. A value the stored partition does not know (null: a column
+    added to the schema after it was written) is filled in by the re-read, which is no restatement.
+    """
+    values = [*KPI_MEASURES, *KPI_MAXIMA]
+    joined = stored.select(*_KEYS, *values, __stored=pl.lit(True)).join(
+        new.select(*_KEYS, *values, __new=pl.lit(True)), on=_KEYS, how="full", coalesce=True, suffix="__new"
     )
-    differs = pl.any_horizontal(pl.col(m).ne_missing(pl.col(f"{m}__new")) for m in KPI_MEASURES)
+    both = pl.col("__stored").fill_null(False) & pl.col("__new").fill_null(False)
+    differs = ~both | pl.any_horizontal(
+        pl.col(m).is_not_null() & pl.col(m).ne_missing(pl.col(f"{m}__new")) for m in values
+    )
     rows = joined.filter(differs).height
     if rows == 0:
         return None

@@ -1,7 +1,7 @@
 """The weekly KPI table (`queue_kpis_weekly`, `schema.WEEKLY_KPIS`) from the daily rows of one local week.
 
-A week's figures are the sums of its daily measures, and its ratios are recomputed from those sums: a
-week is never an average of daily or interval averages. Rows with null measures (gap rows that had no
+A week's figures are the sums of its daily measures (maxima such as `wait_max_ms`: the largest known), and its
+ratios are recomputed from those sums: a week is never an average of daily or interval averages. Rows with null measures (gap rows that had no
 observed neighbour, fill method "none") add nothing; a measure is null only when no row of the week knows
 it. `days_observed` counts the local dates on which the queue x media type x direction was observed,
 `days_interpolated` those on which it was estimated or left unknown (`is_interpolated`); days without rows
@@ -15,8 +15,8 @@ from datetime import date
 import polars as pl
 
 from genesys_assets import localtime
-from genesys_assets.schema import KPI_MEASURES, WEEKLY_KPIS
-from genesys_assets.transforms.kpis import CHANNEL_KEYS, sum_or_null, with_ratios
+from genesys_assets.schema import WEEKLY_KPIS
+from genesys_assets.transforms.kpis import CHANNEL_KEYS, rollup_exprs, with_ratios
 
 
 def check_week_rows(daily: pl.DataFrame, week_start: date) -> None:
@@ -39,7 +39,7 @@ def weekly_kpis(daily: pl.DataFrame, week_start: date) -> pl.DataFrame:
     """
     check_week_rows(daily, week_start)
     weekly = daily.group_by(*CHANNEL_KEYS).agg(
-        *[sum_or_null(m) for m in KPI_MEASURES],
+        *rollup_exprs(),
         pl.col("local_date")
         .filter(~pl.col("is_interpolated"))
         .n_unique()

@@ -26,7 +26,7 @@ def interval_kpis(rows: int = 4) -> pl.DataFrame:
         "interval_start": [starts[i % 2] for i in range(rows)],
         "interval_end": [starts[i % 2].replace(minute=starts[i % 2].minute + 29) for i in range(rows)],
     }
-    for n, name in enumerate(schema.KPI_MEASURES):
+    for n, name in enumerate((*schema.KPI_MEASURES, *schema.KPI_MAXIMA)):
         data[name] = [(i + 1) * (n + 1) for i in range(rows)]
     for name in schema.KPI_RATIOS:
         data[name] = [None if i == 0 else 0.25 * i for i in range(rows)]

@@ -48,7 +48,7 @@ def group(
     direction: str | None = "inbound",
     **extra: Any,
 ) -> dict[str, Any]:
-    """A result group; a key given as None is left out (a roll-up), one given in `extra` is written as is."""
+    """A result group; a key given as None is left out (a partial group), one given in `extra` is written as is."""
     keys: dict[str, Any] = {}
     for name, value in (("queueId", queue), ("mediaType", media), ("direction", direction)):
         if value is not None:
@@ -149,21 +149,28 @@ def test_empty_answers_are_valid() -> None:
     assert none.height == 0 and none.schema == RAW_AGGREGATES
 
 
-def test_rollup_groups_dropped_but_null_keys_rejected() -> None:
+def test_partial_groups_kept_with_the_missing_key_null_but_null_keys_rejected() -> None:
     data = [{"interval": bucket(first_start()), "metrics": [{"metric": "nOffered", "stats": {"count": 1}}]}]
-    rollups = [
+    partial = [
         group(None, "voice", data),
         group("q1", None, data),
         group("q1", "voice", data, direction=None),
         {"data": data},
         group("q2", "chat", data, direction="outbound"),
     ]
-    raw = parse(rollups)
-    assert raw.select("queue_id", "direction").rows() == [("q2", "outbound")]
+    raw = parse(partial)
+    assert raw.select("queue_id", "media_type", "direction").rows() == [
+        (None, "voice", "inbound"),
+        ("q1", None, "inbound"),
+        ("q1", "voice", None),
+        (None, None, None),
+        ("q2", "chat", "outbound"),
+    ]
+    assert raw["count"].sum() == 5  # nothing an answer holds is dropped
     explicit_null = {"group": {"queueId": "q1", "mediaType": "voice", "direction": None}, "data": data}
     with pytest.raises(AggregatesFormatError, match=r"direction None"):
         parse([explicit_null])
-    with pytest.raises(AggregatesFormatError, match=r"queueId None.*roll-up group leaves the key out"):
+    with pytest.raises(AggregatesFormatError, match=r"queueId None.*partial group leaves the key out"):
         parse([group(None, "voice", data, queueId=None)])
     with pytest.raises(AggregatesFormatError, match=r"mediaType ''"):
         parse([group("q1", None, data, mediaType="")])
@@ -253,7 +260,8 @@ def test_malformed_entries_rejected() -> None:
     [
         ("yesterday", r"is not an ISO-8601 'start/end' pair"),
         ("2026-03-08T05:00:00/2026-03-08T05:30:00", r"offset-qualified"),
-        ("2026-03-08T05:00:00.000Z/2026-03-08T06:00:00.000Z", r"lasts 60 minutes.*granularity is 30 minutes"),
+        ("2026-03-08T05:00:00.000Z/2026-03-08T06:00:00.000Z", r"lasts 3600000 ms.*granularity is 1800000 ms"),
+        ("2026-03-08T05:00:00.000Z/2026-03-08T05:29:59.999Z", r"lasts 1799999 ms.*granularity is 1800000 ms"),
         ("2026-03-08T05:15:00.000Z/2026-03-08T05:45:00.000Z", r"starts at 2026-03-08 00:15 America/New_York"),
         ("2026-03-09T04:00:00.000Z/2026-03-09T04:30:00.000Z", r"outside the queried window"),
         ("2026-03-08T04:30:00.000Z/2026-03-08T05:00:00.000Z", r"outside the queried window"),

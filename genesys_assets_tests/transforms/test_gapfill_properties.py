@@ -50,7 +50,9 @@ def observed_day(day: date, rng: np.random.Generator, density: float, scale: int
 
     values = {measure: draw() for measure in KPI_MEASURES}
     values["sl_numerator"] = np.minimum(values["sl_numerator"], values["sl_denominator"])
-    frame = grid.with_columns(pl.Series(name, column) for name, column in values.items())
+    frame = grid.with_columns(pl.Series(name, column) for name, column in values.items()).with_columns(
+        wait_max_ms=pl.when(pl.col("wait_count") > 0).then(pl.col("wait_sum_ms")).otherwise(None)
+    )
     return with_ratios(frame).select(pl.col(name).cast(dtype) for name, dtype in INTERVAL_KPIS.items())
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from genesys_assets import localtime
 from genesys_assets.schema import INTERVAL_KPIS, KPI_MEASURES
+from genesys_assets.transforms import contracts, dimensions
 from genesys_assets.transforms.kpis import (
     active_pairs,
     expected_grid,
@@ -86,9 +87,20 @@ def test_interval_kpis_pivot_zeros_and_ratios() -> None:
             (voice, 2, "tTalkComplete", {"count": 2, "sum": 500000}),
             (voice, 2, "tHeldComplete", {"count": 1, "sum": 40000}),
             (voice, 2, "tAcw", {"count": 2, "sum": 60000}),
-            (voice, 2, "tWait", {"count": 4, "sum": 35000}),
+            (voice, 2, "tWait", {"count": 4, "sum": 35000, "max": 21000}),
             (voice, 2, "nOverSla", {"count": 1}),
             (voice, 2, "oServiceLevel", {"numerator": 2, "denominator": 4}),
+            (voice, 2, "tShortAbandon", {"count": 1, "sum": 5000}),
+            (voice, 2, "nTransferred", {"count": 2}),
+            (voice, 2, "nBlindTransferred", {"count": 1}),
+            (voice, 2, "nConsultTransferred", {"count": 1}),
+            (voice, 2, "tAlert", {"count": 5, "sum": 50000}),
+            (voice, 2, "tNotResponding", {"count": 2, "sum": 16000}),
+            (voice, 2, "nConnected", {"count": 3}),
+            (voice, 2, "nOutbound", {"count": 7}),
+            (voice, 2, "nOutboundAttempted", {"count": 9}),
+            (voice, 2, "nOutboundConnected", {"count": 6}),
+            (voice, 2, "nOutboundAbandoned", {"count": 1}),
             # answered + abandoned above offered in one interval: kept as is
             (voice, 3, "tAnswered", {"count": 2, "sum": 1000}),
             (voice, 3, "nOffered", {"count": 1}),
@@ -113,8 +125,34 @@ def test_interval_kpis_pivot_zeros_and_ratios() -> None:
         "wait_sum_ms": 35000,
         "sl_numerator": 2,
         "sl_denominator": 4,
+        "short_abandoned": 1,
+        "abandon_sum_ms": 5000,
+        "flow_out_sum_ms": 100,
+        "talk_count": 2,
+        "hold_count": 1,
+        "acw_count": 2,
+        "transferred": 2,
+        "blind_transferred": 1,
+        "consult_transferred": 1,
+        "alert_count": 5,
+        "alert_sum_ms": 50000,
+        "not_responding_count": 2,
+        "not_responding_sum_ms": 16000,
+        "connected": 3,
+        "outbound": 7,
+        "outbound_attempted": 9,
+        "outbound_connected": 6,
+        "outbound_abandoned": 1,
+        "over_sla": 1,
     }
     assert {m: row[m] for m in KPI_MEASURES} == expected
+    assert row["wait_max_ms"] == 21000
+    # Each average divides by its own count: Avg Hold over the one held call, not over handled ones.
+    assert row["avg_hold_s"] == pytest.approx(40.0)
+    assert row["avg_talk_s"] == pytest.approx(250.0)
+    assert row["avg_acw_s"] == pytest.approx(30.0)
+    assert row["avg_wait_s"] == pytest.approx(8.75)
+    assert row["avg_abandon_s"] == pytest.approx(5.0)
     assert row["aht_s"] == pytest.approx(300.0)
     assert row["asa_s"] == pytest.approx(10.0)  # tAnswered sum / count
     assert row["answer_rate"] == pytest.approx(0.75)
@@ -123,6 +161,7 @@ def test_interval_kpis_pivot_zeros_and_ratios() -> None:
     over = kpis.filter(pl.col("media_type") == "voice").row(3, named=True)
     assert over["answer_rate"] == pytest.approx(2.0) and over["abandon_rate"] == 0.0
     assert over["aht_s"] is None and over["service_level"] is None
+    assert over["wait_max_ms"] is None  # no wait ended in the interval: its maximum is unknown, not 0
     quiet = kpis.filter(pl.col("media_type") == "chat")
     assert quiet.select(pl.sum_horizontal(KPI_MEASURES).sum()).item() == 0
     assert quiet.select(
@@ -195,3 +234,58 @@ def test_raw_rows_off_the_grid_are_kept() -> None:
     assert kpis.height == 49
     assert kpis["offered"].sum() == 5
     assert kpis["interval_start"].is_sorted()
+
+
+def test_partial_groups_stay_out_of_every_channel_and_are_counted() -> None:
+    day = date(2026, 11, 2)
+    voice = ("q1", "voice")
+    raw = raw_rows(day, NY, [(voice, 4, "nOffered", {"count": 3}), (voice, 4, "nConnected", {"count": 2})])
+    partial = raw_rows(day, NY, [(voice, 4, "nConnected", {"count": 5}), (voice, 5, "tIvr", {"count": 1})])
+    raw = pl.concat([raw, partial.with_columns(direction=pl.lit(None, dtype=pl.String))])
+    kpis = interval_kpis(raw, active_pairs(raw, [day], 28), [day], NY, 30)
+    assert kpis.select("queue_id", "media_type", "direction").unique().rows() == [("q1", "voice", "inbound")]
+    assert kpis["connected"].sum() == 2  # the partial group's 5 are not merged into inbound
+    found = dimensions.partial_groups(raw)
+    assert [(r.missing, r.metric, r.rows, r.count, r.feeds_kpi) for r in found] == [
+        (("direction",), "nConnected", 1, 5, True),
+        (("direction",), "tIvr", 1, 1, False),
+    ]
+    outcome = contracts.check_kpi_metrics_in_complete_groups(raw)
+    assert (
+        not outcome.passed
+        and outcome.failing_rows == 1
+        and "nConnected without direction" in outcome.description
+    )
+    assert contracts.check_kpi_metrics_in_complete_groups(raw.filter(pl.col("metric") != "nConnected")).passed
+
+
+def test_unknown_media_types_are_kept_and_listed_and_secondary_media_stay_out_of_totals() -> None:
+    day = date(2026, 11, 2)
+    raw = raw_rows(
+        day,
+        NY,
+        [
+            (("q1", "chat"), 4, "nOffered", {"count": 10}),
+            (("q1", "chat"), 4, "tAnswered", {"count": 8, "sum": 8000}),
+            (("q1", "cobrowse"), 5, "nOffered", {"count": 3}),
+            (("q1", "cobrowse"), 5, "tAnswered", {"count": 3, "sum": 300}),
+            (("q1", "hologram"), 5, "nOffered", {"count": 1}),
+            (("q1", "email"), 5, "nOffered", {"count": 4}),
+        ],
+    )
+    assert dimensions.unknown_values(raw) == {"media_type": ["hologram"]}
+    kpis = interval_kpis(raw, active_pairs(raw, [day], 28), [day], NY, 30)
+    assert sorted(kpis["media_type"].unique()) == ["chat", "cobrowse", "email", "hologram"]
+    by_media = kpis.group_by("media_type").agg(
+        pl.col("offered").sum(), pl.col("abandon_rate").drop_nulls().len()
+    )
+    assert dict(by_media.select("media_type", "offered").rows()) == {
+        "chat": 10,
+        "cobrowse": 3,
+        "email": 4,
+        "hologram": 1,
+    }
+    # Email never counts an abandon in Genesys: its abandon rate is undefined, as message's is.
+    assert dict(by_media.select("media_type", "abandon_rate").rows())["email"] == 0
+    ratios = totals_ratios(kpis)
+    assert ratios["answer_rate"] == pytest.approx(8 / 15)  # chat + email + hologram offered; no co-browse

@@ -13,6 +13,7 @@ from genesys_assets.schema import (
     EXPORT_DAILY,
     EXPORT_WEEKLY,
     INTERVAL_KPIS,
+    KPI_MAXIMA,
     KPI_MEASURES,
     KPI_RATIOS,
     WEEKLY_KPIS,
@@ -36,8 +37,14 @@ def one_busy_interval(day: date, tz: str, channels: tuple[Channel, ...], **measu
         "queue_id", "media_type", "direction"
     )
     frame = grid.with_columns(
-        pl.when(first).then(pl.lit(measures.get(m, 0))).otherwise(0).cast(pl.Int64).alias(m)
-        for m in KPI_MEASURES
+        *[
+            pl.when(first).then(pl.lit(measures.get(m, 0))).otherwise(0).cast(pl.Int64).alias(m)
+            for m in KPI_MEASURES
+        ],
+        *[
+            pl.when(first).then(pl.lit(measures.get(m))).otherwise(None).cast(pl.Int64).alias(m)
+            for m in KPI_MAXIMA
+        ],
     )
     return with_ratios(frame).select(pl.col(n).cast(t) for n, t in INTERVAL_KPIS.items())
 
