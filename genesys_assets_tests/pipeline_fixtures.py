@@ -25,10 +25,17 @@ from genesys_assets.defs.automation import DAILY_ASSETS, WEEKLY_ASSETS, range_ta
 from genesys_assets.defs.resources import build_resources
 from genesys_assets.lake.s3_export import Grain, export_key
 from genesys_assets.sandbox import SandboxServer
-from genesys_assets.schema import KPI_MEASURES
+from genesys_assets.schema import KPI_MAXIMA, KPI_MEASURES
 from genesys_assets_tests.s3_fixtures import s3_client_for
 
-__all__ = ["Pipeline", "daily_sums", "make_pipeline", "pipeline", "pipeline_env"]
+__all__ = [
+    "Pipeline",
+    "assert_ratios_follow_their_sums",
+    "daily_sums",
+    "make_pipeline",
+    "pipeline",
+    "pipeline_env",
+]
 
 EXPORT_PREFIX = "lake"
 
@@ -52,14 +59,45 @@ def pipeline_env(sandbox: SandboxServer, root: Path, bucket: str, **overrides: s
 
 
 def daily_sums(frame: pl.DataFrame) -> pl.DataFrame:
-    """Per queue x media type x direction x local date, the measures summed over the intervals, zero rows
-    dropped."""
+    """Per queue x media type x direction x local date, the measures summed over the intervals and the
+    maxima's largest value, zero rows dropped."""
     return (
         frame.group_by("local_date", "queue_id", "media_type", "direction")
-        .agg(pl.col(m).sum() for m in KPI_MEASURES)
+        .agg(*[pl.col(m).sum() for m in KPI_MEASURES], *[pl.col(m).max() for m in KPI_MAXIMA])
         .filter(pl.any_horizontal(pl.col(m) != 0 for m in KPI_MEASURES))
         .sort("local_date", "queue_id", "media_type", "direction")
     )
+
+
+# Each exported ratio and the sums it must equal, written out here rather than taken from the code under test.
+_RATIO_FORMULAS: dict[str, tuple[str, str, float]] = {
+    "aht_s": ("handle_sum_ms", "handle_count", 1000.0),
+    "asa_s": ("answer_sum_ms", "answered", 1000.0),
+    "answer_rate": ("answered", "offered", 1.0),
+    "abandon_rate": ("abandoned", "offered", 1.0),
+    "service_level": ("sl_numerator", "sl_denominator", 1.0),
+    "avg_talk_s": ("talk_sum_ms", "talk_count", 1000.0),
+    "avg_hold_s": ("hold_sum_ms", "hold_count", 1000.0),
+    "avg_acw_s": ("acw_sum_ms", "acw_count", 1000.0),
+    "avg_wait_s": ("wait_sum_ms", "wait_count", 1000.0),
+    "avg_abandon_s": ("abandon_sum_ms", "abandoned", 1000.0),
+}
+
+
+def assert_ratios_follow_their_sums(frame: pl.DataFrame) -> int:
+    """Every ratio of every row equals its numerator / denominator (null over 0; abandon rate null for
+    message and email, where Genesys counts no abandons). Returns the number of non-null ratios checked."""
+    checked = 0
+    for row in frame.iter_rows(named=True):
+        for ratio, (numerator, denominator, divisor) in _RATIO_FORMULAS.items():
+            undefined = ratio == "abandon_rate" and row["media_type"] in ("message", "email")
+            if undefined or not row[denominator]:
+                assert row[ratio] is None, (ratio, row)
+                continue
+            expected = row[numerator] / row[denominator] / divisor
+            assert row[ratio] == pytest.approx(expected, rel=1e-12), (ratio, row)
+            checked += 1
+    return checked
 
 
 @dataclass
@@ -107,6 +145,10 @@ class Pipeline:
 
     def weekly(self, partitions: str | tuple[str, str]) -> dg.ExecuteInProcessResult:
         return self.run(WEEKLY_ASSETS, partitions)
+
+    def weekly_table(self, week: str) -> pl.DataFrame:
+        """The stored `queue_kpis_weekly` partition of a week."""
+        return pl.read_parquet(self.lake_dir / "queue_kpis_weekly" / f"{week}.parquet")
 
     def s3(self) -> Any:
         return s3_client_for(self.s3_url)

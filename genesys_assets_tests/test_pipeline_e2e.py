@@ -17,7 +17,7 @@ from genesys_assets import localtime
 from genesys_assets.definitions import defs
 from genesys_assets.defs import automation, gap_refills
 from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, KPI_MEASURES, SCHEMA_VERSION
-from genesys_assets_tests.pipeline_fixtures import Pipeline, daily_sums
+from genesys_assets_tests.pipeline_fixtures import Pipeline, assert_ratios_follow_their_sums, daily_sums
 from genesys_assets_tests.reliability_helpers import step_failure
 
 # The local week of the 2026 fall-back change in America/New_York (Sunday 1 November has 25 hours).
@@ -109,6 +109,14 @@ def test_dst_week_chain_equals_the_generated_conversations(pipeline: Pipeline) -
     assert daily_sums(weekly_frame).select(truth.columns).equals(truth)
     assert set(weekly_frame["days_observed"]) == {7}
 
+    # Every ratio equals its own sums, per interval, per day and per week; the averages Genesys's views
+    # show divide by their own counts (Avg Hold over calls that had a hold, not over handled ones).
+    assert assert_ratios_follow_their_sums(pl.concat(frames.values()).filter(pl.col("offered") > 0)) > 0
+    assert assert_ratios_follow_their_sums(weekly_frame) > 0
+    assert assert_ratios_follow_their_sums(pipeline.weekly_table(DST_WEEK)) > 0
+    busy = truth.filter(pl.col("hold_count") > 0)
+    assert (busy["hold_count"] < busy["handle_count"]).any()
+
     export_event = next(
         e
         for e in daily.get_asset_materialization_events()
@@ -188,6 +196,8 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
     estimated = pipeline.export_frame("daily", outage.isoformat())
     assert estimated["is_interpolated"].all()
     assert set(estimated["fill_method"]) == {"linear"}
+    assert estimated["wait_max_ms"].is_null().all()  # a maximum is not estimated
+    assert assert_ratios_follow_their_sums(estimated.filter(pl.col("offered") > 0)) > 0
 
     # Every queue x media type x direction and measure: the estimated day total lies between the
     # neighbours' totals and is their linear estimate (the three days are 24 hours long), rounded once.

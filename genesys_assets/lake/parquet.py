@@ -197,8 +197,8 @@ def read_parquet_bytes(
 
     ``columns`` reads only those columns. With ``schema`` the frame is checked and cast to it the same
     way as on write (``columns`` then selects from the schema). With ``current``, the table's schema today,
-    a file written before some of its columns existed reads as if it had them, null (columns the file has
-    keep their place; the added ones follow in the order of ``current``).
+    a file written before some of its columns existed reads as if it had them, null, in the order of
+    ``current`` (columns ``current`` does not know follow).
     """
     wanted = list(columns) if columns is not None else None
     added: list[str] = []
@@ -212,8 +212,8 @@ def read_parquet_bytes(
     frame = pl.read_parquet(io.BytesIO(data), columns=wanted)
     if added and current is not None:
         frame = frame.with_columns(pl.lit(None, dtype=current[name]).alias(name) for name in added)
-        if columns is not None:
-            frame = frame.select(list(columns))
+        order = list(columns) if columns is not None else [name for name in current if name in frame.columns]
+        frame = frame.select(*order, *[name for name in frame.columns if name not in order])
     if schema is None:
         return frame
     if columns is not None:
