@@ -101,6 +101,11 @@ RATIO_SOURCES: Final[dict[str, Ratio]] = {
     "answer_rate": Ratio("answered", "offered"),
     "abandon_rate": Ratio("abandoned", "offered", undefined_for=("message",)),
     "service_level": Ratio("sl_numerator", "sl_denominator"),
+    "avg_talk_s": Ratio("talk_sum_ms", "talk_count", 1000.0),
+    "avg_hold_s": Ratio("hold_sum_ms", "hold_count", 1000.0),
+    "avg_acw_s": Ratio("acw_sum_ms", "acw_count", 1000.0),
+    "avg_wait_s": Ratio("wait_sum_ms", "wait_count", 1000.0),
+    "avg_abandon_s": Ratio("abandon_sum_ms", "abandoned", 1000.0),
 }
 assert tuple(RATIO_SOURCES) == KPI_RATIOS
 
