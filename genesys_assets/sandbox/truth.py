@@ -34,12 +34,18 @@ from genesys_assets.sandbox.generator import (
     SETTINGS_NAME,
     TRANSFER_BLIND,
     TRANSFER_CONSULT,
+    DayData,
     SandboxOrg,
     SandboxQueue,
 )
 from genesys_assets.schema import KPI_MAXIMA, KPI_MEASURES
 
 Totals = dict[str, int | None]
+
+
+def count(mask: np.ndarray) -> int:
+    """How many rows a boolean mask selects."""
+    return int(np.count_nonzero(mask))
 
 
 class Truth:
@@ -85,7 +91,6 @@ class Truth:
         work, never offered, answered, abandoned, waits, alerts or service level.
         """
         org = self.org
-        cfg = org.config
         if queue_id not in org.queue_index:
             raise KeyError(f"Queue {queue_id} is not in the sandbox org.")
         if media_type not in ANALYTICS_MEDIA_INDEX:
@@ -94,9 +99,21 @@ class Truth:
             )
         if direction not in DIRECTIONS:
             raise KeyError(f"Direction {direction!r} is unknown; use one of {list(DIRECTIONS)}.")
+        return self._totals(org, self._day(org, local_date), queue_id, media_type, direction)
+
+    @staticmethod
+    def _day(org: SandboxOrg, local_date: date) -> tuple[DayData, int, int]:
+        """The conversations whose events can fall on a local day (offered that day or the day before), and
+        the day's bounds in epoch ms."""
         start, end = day_bounds(local_date, org.timezone)
         lo, hi = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-        data = org.days(local_date - timedelta(days=1), local_date)
+        return org.days(local_date - timedelta(days=1), local_date), lo, hi
+
+    def _totals(
+        self, org: SandboxOrg, day: tuple[DayData, int, int], queue_id: str, media_type: str, direction: str
+    ) -> Totals:
+        cfg = org.config
+        data, lo, hi = day
         rows = np.flatnonzero(
             (data.queue == org.queue_index[queue_id])
             & (data.media == ANALYTICS_MEDIA_INDEX[media_type])
@@ -112,7 +129,8 @@ class Truth:
             return (times >= lo) & (times < hi)
 
         worked = outcome == OUTCOME_ANSWERED  # answered inbound, connected outbound
-        in_queue = inbound & np.isin(outcome, (OUTCOME_ANSWERED, OUTCOME_ABANDONED, OUTCOME_FLOW_OUT))
+        # Answered, abandoned or flowed out (co-browse sessions never wait in queue).
+        in_queue = (outcome <= OUTCOME_FLOW_OUT) if inbound else np.zeros(rows.size, dtype=bool)
         ended_wait = in_queue & within(data.wait_end)
         answered_today = ended_wait & worked
         abandoned_today = ended_wait & (outcome == OUTCOME_ABANDONED)
@@ -128,7 +146,7 @@ class Truth:
             ended = (data.not_responding[rows] > j) & (
                 (data.nr_end[rows, j] >= lo) & (data.nr_end[rows, j] < hi)
             )
-            not_responding += int((in_queue & ended).sum())
+            not_responding += count(in_queue & ended)
         timeout_ms = 0
         if media_type in SETTINGS_NAME:
             settings = org.queue_settings_json(self.queue(queue_id))["mediaSettings"]
@@ -137,39 +155,39 @@ class Truth:
         started = within(data.offered)
         connected_at = within(data.wait_end)
 
-        answered_n = int(answered_today.sum())
-        abandoned_n = int(abandoned_today.sum())
-        short_n = int(short_today.sum())
-        flow_n = int(flow_today.sum())
-        over_n = int(over_today.sum())
+        answered_n = count(answered_today)
+        abandoned_n = count(abandoned_today)
+        short_n = count(short_today)
+        flow_n = count(flow_today)
+        over_n = count(over_today)
         denominator = answered_n
         if cfg.sl_include_abandons:
             denominator += abandoned_n - (0 if cfg.sl_include_short_abandons else short_n)
         if cfg.sl_include_flow_outs:
             denominator += flow_n
-        blind = int((talked_today & (transfer == TRANSFER_BLIND)).sum())
-        consult = int((talked_today & (transfer == TRANSFER_CONSULT)).sum())
+        blind = count(talked_today & (transfer == TRANSFER_BLIND))
+        consult = count(talked_today & (transfer == TRANSFER_CONSULT))
         totals: Totals = {
-            "offered": int((started & inbound).sum()),
+            "offered": count(started) if inbound else 0,
             "answered": answered_n,
             "answer_sum_ms": int(wait[answered_today].sum()),
             "abandoned": abandoned_n,
             "flow_out": flow_n,
-            "handle_count": int(handled_today.sum()),
+            "handle_count": count(handled_today),
             "handle_sum_ms": int((data.dialing[rows] + talk + hold + acw)[handled_today].sum()),
             "talk_sum_ms": int(talk[talked_today].sum()),
             "hold_sum_ms": int(hold[held_today].sum()),
             "acw_sum_ms": int(acw[handled_today].sum()),
-            "wait_count": int(ended_wait.sum()),
+            "wait_count": count(ended_wait),
             "wait_sum_ms": int(wait[ended_wait].sum()),
             "sl_numerator": answered_n - over_n,
             "sl_denominator": denominator,
             "short_abandoned": short_n,
             "abandon_sum_ms": int(wait[abandoned_today].sum()),
             "flow_out_sum_ms": int(wait[flow_today].sum()),
-            "talk_count": int(talked_today.sum()),
-            "hold_count": int(held_today.sum()),
-            "acw_count": int(handled_today.sum()),
+            "talk_count": count(talked_today),
+            "hold_count": count(held_today),
+            "acw_count": count(handled_today),
             "transferred": blind + consult,
             "blind_transferred": blind,
             "consult_transferred": consult,
@@ -178,13 +196,11 @@ class Truth:
             "alert_sum_ms": not_responding * timeout_ms + int(data.ring[rows][answered_today].sum()),
             "not_responding_count": not_responding,
             "not_responding_sum_ms": not_responding * timeout_ms,
-            "connected": int((connected_at & worked).sum() + (started & (outcome == OUTCOME_SESSION)).sum()),
-            "outbound": int((started & worked).sum()) if outbound else 0,
-            "outbound_attempted": int(started.sum()) if outbound else 0,
-            "outbound_connected": int((connected_at & worked).sum()) if outbound else 0,
-            "outbound_abandoned": int((connected_at & (outcome == OUTCOME_ABANDONED)).sum())
-            if outbound
-            else 0,
+            "connected": count(connected_at & worked) + count(started & (outcome == OUTCOME_SESSION)),
+            "outbound": count(started & worked) if outbound else 0,
+            "outbound_attempted": count(started) if outbound else 0,
+            "outbound_connected": count(connected_at & worked) if outbound else 0,
+            "outbound_abandoned": count(connected_at & (outcome == OUTCOME_ABANDONED)) if outbound else 0,
             "over_sla": over_n,
             "wait_max_ms": int(wait[ended_wait].max()) if ended_wait.any() else None,
         }
@@ -207,10 +223,12 @@ class Truth:
         """All daily totals with any activity from first to last: local_date, queue_id, media_type,
         direction + measures (Int64) + maxima (Int64, null without a wait), sorted by those keys."""
         rows = []
+        org = self.org
         for day in iter_days(first, last):
-            for queue in self.org.queues:
+            conversations = self._day(org, day)
+            for queue in org.queues:
                 for media, direction in self.channels(queue.id):
-                    totals = self.daily_totals(queue.id, media, day, direction)
+                    totals = self._totals(org, conversations, queue.id, media, direction)
                     if any(totals[name] for name in KPI_MEASURES):
                         rows.append(
                             {
