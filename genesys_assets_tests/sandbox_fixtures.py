@@ -10,7 +10,7 @@ The suite's conftest loads them as a pytest plugin; name them as test arguments:
 Helpers: :func:`sandbox_token` (a bearer token over HTTP), :func:`sandbox_http` (an httpx client with the
 token set), :func:`aggregates_body` (a pipeline-style aggregates query over local days),
 :func:`daily_measures` (an answer's buckets summed per queue x media type x direction x local date in KPI
-names, to compare with ``sandbox.truth.daily_totals``).
+names, maxima taken, to compare with ``sandbox.truth.daily_totals``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 from genesys_assets.localtime import days_bounds, iso_interval
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
 from genesys_assets.schema import AGGREGATE_METRICS
-from genesys_assets.transforms.kpis import MEASURE_SOURCES
+from genesys_assets.transforms.kpis import MAXIMUM_SOURCES, MEASURE_SOURCES
 
 __all__ = [
     "AGGREGATES_PATH",
@@ -123,24 +123,34 @@ def aggregates_body(
 
 
 def daily_measures(
-    results: Sequence[dict[str, Any]], timezone: str
-) -> dict[tuple[str, str, str, date], dict[str, int]]:
-    """Sum an aggregates answer's buckets per (queue id, media type, direction, local date of the bucket
-    start), in KPI measure names; the answer must be grouped by queueId, mediaType and direction."""
+    results: Sequence[dict[str, Any]],
+    timezone: str,
+    *,
+    group_keys: Sequence[str] = ("queueId", "mediaType", "direction"),
+) -> dict[tuple[Any, ...], dict[str, int | None]]:
+    """Sum an aggregates answer's buckets per (group keys..., local date of the bucket start), in KPI measure
+    names, and take the maxima of `MAXIMUM_SOURCES` (None when no bucket has one). Every group must carry
+    ``group_keys`` (by default queueId, mediaType and direction)."""
     tz = ZoneInfo(timezone)
-    totals: dict[tuple[str, str, str, date], dict[str, int]] = defaultdict(
-        lambda: dict.fromkeys(MEASURE_SOURCES, 0)
-    )
+
+    def empty() -> dict[str, int | None]:
+        return {**dict.fromkeys(MEASURE_SOURCES, 0), **dict.fromkeys(MAXIMUM_SOURCES)}
+
+    totals: dict[tuple[Any, ...], dict[str, int | None]] = defaultdict(empty)
     for result in results:
         group = result["group"]
         for bucket in result["data"]:
             start = datetime.fromisoformat(bucket["interval"].split("/")[0].replace("Z", "+00:00"))
-            key = (group["queueId"], group["mediaType"], group["direction"], start.astimezone(tz).date())
+            key = (*(group[k] for k in group_keys), start.astimezone(tz).date())
             row = totals[key]
             stats = {m["metric"]: m["stats"] for m in bucket["metrics"]}
             for measure, (metric, stat) in MEASURE_SOURCES.items():
                 if metric in stats:
-                    row[measure] += int(stats[metric][stat])
+                    row[measure] = int(row[measure] or 0) + int(stats[metric][stat])
+            for measure, (metric, stat) in MAXIMUM_SOURCES.items():
+                if metric in stats:
+                    value, known = int(stats[metric][stat]), row[measure]
+                    row[measure] = value if known is None else max(known, value)
     return dict(totals)
 
 

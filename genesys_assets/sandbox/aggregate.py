@@ -5,6 +5,12 @@ requested dimensions and summarised with numpy (sort + reduceat), never one Pyth
 Groups, buckets and metrics without activity are omitted, as the real API does; an answer without any
 activity has no ``results`` key.
 
+The org's analytics settings (config) apply when answering: the short-abandon threshold decides
+``tShortAbandon``, the service-level switches the ``oServiceLevel`` denominator (a bucket whose denominator
+is 0 has no ``oServiceLevel`` entry), and ``partial_group_metrics`` moves those metrics, when the query
+groups by direction, into groups without the direction key (queue and media type only, when grouped by
+them). Such a group holds only those metrics, and the detailed groups never do.
+
 `apply_mutation` bends a correct answer in one documented way for contract tests of the pipeline.
 """
 
@@ -23,46 +29,116 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 
+from genesys_assets.sandbox.config import SandboxConfig
 from genesys_assets.sandbox.generator import (
+    ANALYTICS_MEDIA_TYPES,
     DIRECTION_INBOUND,
     DIRECTION_OUTBOUND,
     DIRECTIONS,
-    MEDIA_TYPES,
+    MAX_NOT_RESPONDING,
+    MEDIA_COBROWSE,
     OUTCOME_ABANDONED,
     OUTCOME_ANSWERED,
     OUTCOME_FLOW_OUT,
+    OUTCOME_SESSION,
+    TRANSFER_BLIND,
+    TRANSFER_CONSULT,
+    TRANSFER_NONE,
     DayData,
     SandboxOrg,
+    alert_timeout_ms,
     iso_ms,
 )
 from genesys_assets.sandbox.query import SUPPORTED_METRICS, AggregateQuery, Target
 
-_M = len(MEDIA_TYPES)
+_M = len(ANALYTICS_MEDIA_TYPES)
 _D = len(DIRECTIONS)
 
+# One kind of event of a metric: (instants, values or None, which rows have it), all one per row.
+_Events = tuple[np.ndarray, np.ndarray | None, np.ndarray]
+_Source = Callable[[DayData, SandboxConfig], list[_Events]]
 
-def _inbound(selector: Callable[[DayData], np.ndarray]) -> Callable[[DayData], np.ndarray]:
-    return lambda d: selector(d) & (d.direction == DIRECTION_INBOUND)
+
+def _queued(d: DayData) -> np.ndarray:
+    """Inbound conversations that waited in the queue (co-browse sessions never do)."""
+    return (d.direction == DIRECTION_INBOUND) & (d.outcome <= OUTCOME_FLOW_OUT)
 
 
-# metric -> (kind, event-time column, value column or None, selector over the conversations)
-# kind "t": count/sum/min/max; "n": count; "o": service level (derived). Queue metrics (offered, answered,
-# abandoned, flow-outs, waits, service level) belong to inbound conversations; the work metrics to both
-# directions; nOutbound and tDialing to outbound calls.
-_Selector = Callable[[DayData], np.ndarray]
-METRIC_SOURCES: Final[dict[str, tuple[str, str, str | None, _Selector]]] = {
-    "nOffered": ("n", "offered", None, _inbound(lambda d: np.ones(len(d), dtype=bool))),
-    "tAnswered": ("t", "wait_end", "wait", _inbound(lambda d: d.outcome == OUTCOME_ANSWERED)),
-    "tAbandon": ("t", "wait_end", "wait", _inbound(lambda d: d.outcome == OUTCOME_ABANDONED)),
-    "tFlowOut": ("t", "wait_end", "wait", _inbound(lambda d: d.outcome == OUTCOME_FLOW_OUT)),
-    "tWait": ("t", "wait_end", "wait", _inbound(lambda d: np.ones(len(d), dtype=bool))),
-    "tTalkComplete": ("t", "talk_end", "talk", lambda d: d.outcome == OUTCOME_ANSWERED),
-    "tHeldComplete": ("t", "hold_end", "hold", lambda d: (d.outcome == OUTCOME_ANSWERED) & (d.hold > 0)),
-    "tAcw": ("t", "acw_end", "acw", lambda d: d.outcome == OUTCOME_ANSWERED),
-    "tHandle": ("t", "acw_end", "handle", lambda d: d.outcome == OUTCOME_ANSWERED),
-    "nOverSla": ("n", "wait_end", None, _inbound(lambda d: d.over_sla)),
-    "nOutbound": ("n", "offered", None, lambda d: d.direction == DIRECTION_OUTBOUND),
-    "tDialing": ("t", "wait_end", "dialing", lambda d: d.direction == DIRECTION_OUTBOUND),
+def _answered(d: DayData) -> np.ndarray:
+    """Conversations an agent worked: inbound answered or outbound connected."""
+    return d.outcome == OUTCOME_ANSWERED
+
+
+def _event(time_col: str, value_col: str | None, selector: Callable[[DayData], np.ndarray]) -> _Source:
+    """A metric with one event per selected row, at ``time_col``, of value ``value_col``."""
+
+    def source(d: DayData, cfg: SandboxConfig) -> list[_Events]:
+        return [(getattr(d, time_col), getattr(d, value_col) if value_col else None, selector(d))]
+
+    return source
+
+
+def _short_abandons(d: DayData, cfg: SandboxConfig) -> list[_Events]:
+    short = d.wait < cfg.short_abandon_threshold_s * 1000
+    return [(d.wait_end, d.wait, _queued(d) & (d.outcome == OUTCOME_ABANDONED) & short)]
+
+
+def _not_responding(d: DayData, cfg: SandboxConfig) -> list[_Events]:
+    timeout = alert_timeout_ms(d.media)
+    return [(d.nr_end[:, j], timeout, _queued(d) & (d.not_responding > j)) for j in range(MAX_NOT_RESPONDING)]
+
+
+def _alerts(d: DayData, cfg: SandboxConfig) -> list[_Events]:
+    answered_ring = (d.wait_end, d.ring, _queued(d) & (d.outcome == OUTCOME_ANSWERED))
+    return [*_not_responding(d, cfg), answered_ring]
+
+
+# metric -> (kind, its events). kind "t": count/sum/min/max; "n": count; "o": service level (derived from
+# the answered, over-SLA, abandoned, short-abandoned and flow-out events). Queue metrics (offered, answered,
+# abandoned, flow-outs, waits, alerts, service level) belong to inbound conversations that waited in queue;
+# the work metrics to both directions; nOutbound*, tDialing to outbound attempts; co-browse sessions carry
+# nOffered, nConnected and nCobrowseSessions only. See `generator` for when each event happens.
+METRIC_SOURCES: Final[dict[str, tuple[str, _Source]]] = {
+    "nOffered": ("n", _event("offered", None, lambda d: d.direction == DIRECTION_INBOUND)),
+    "tAnswered": ("t", _event("wait_end", "wait", lambda d: _queued(d) & _answered(d))),
+    "tAbandon": ("t", _event("wait_end", "wait", lambda d: _queued(d) & (d.outcome == OUTCOME_ABANDONED))),
+    "tShortAbandon": ("t", _short_abandons),
+    "tFlowOut": ("t", _event("wait_end", "wait", lambda d: _queued(d) & (d.outcome == OUTCOME_FLOW_OUT))),
+    "tWait": ("t", _event("wait_end", "wait", _queued)),
+    "tTalkComplete": ("t", _event("talk_end", "talk", _answered)),
+    "tHeldComplete": ("t", _event("hold_end", "hold", lambda d: _answered(d) & (d.hold > 0))),
+    "tAcw": ("t", _event("acw_end", "acw", _answered)),
+    "tHandle": ("t", _event("acw_end", "handle", _answered)),
+    "nOverSla": ("n", _event("wait_end", None, lambda d: _queued(d) & d.over_sla)),
+    "nTransferred": ("n", _event("talk_end", None, lambda d: _answered(d) & (d.transfer != TRANSFER_NONE))),
+    "nBlindTransferred": (
+        "n",
+        _event("talk_end", None, lambda d: _answered(d) & (d.transfer == TRANSFER_BLIND)),
+    ),
+    "nConsultTransferred": (
+        "n",
+        _event("talk_end", None, lambda d: _answered(d) & (d.transfer == TRANSFER_CONSULT)),
+    ),
+    "tAlert": ("t", _alerts),
+    "tNotResponding": ("t", _not_responding),
+    "nConnected": ("n", _event("wait_end", None, lambda d: _answered(d) | (d.outcome == OUTCOME_SESSION))),
+    "nCobrowseSessions": ("n", _event("offered", None, lambda d: d.media == MEDIA_COBROWSE)),
+    "nOutbound": ("n", _event("offered", None, lambda d: (d.direction == DIRECTION_OUTBOUND) & _answered(d))),
+    "nOutboundAttempted": ("n", _event("offered", None, lambda d: d.direction == DIRECTION_OUTBOUND)),
+    "nOutboundConnected": (
+        "n",
+        _event("wait_end", None, lambda d: (d.direction == DIRECTION_OUTBOUND) & _answered(d)),
+    ),
+    "nOutboundAbandoned": (
+        "n",
+        _event(
+            "wait_end", None, lambda d: (d.direction == DIRECTION_OUTBOUND) & (d.outcome == OUTCOME_ABANDONED)
+        ),
+    ),
+    "tDialing": (
+        "t",
+        _event("wait_end", "dialing", lambda d: (d.direction == DIRECTION_OUTBOUND) & _answered(d)),
+    ),
 }
 
 
@@ -114,10 +190,10 @@ def local_days_touched(start_ms: int, end_ms: int, timezone: str) -> tuple[date,
 
 
 def group_mask(org: SandboxOrg, query: AggregateQuery) -> np.ndarray:
-    """bool [queues, media types, directions]: the groups the query's filter selects."""
+    """bool [queues, analytics media types, directions]: the groups the query's filter selects."""
     mask = np.zeros((len(org.queues), _M, _D), dtype=bool)
     for queue in org.queues:
-        for j, media in enumerate(MEDIA_TYPES):
+        for j, media in enumerate(ANALYTICS_MEDIA_TYPES):
             for k, direction in enumerate(DIRECTIONS):
                 mask[queue.index, j, k] = query.selects(Target(queue.id, media, queue.division_id, direction))
     return mask
@@ -126,18 +202,24 @@ def group_mask(org: SandboxOrg, query: AggregateQuery) -> np.ndarray:
 @dataclass(frozen=True)
 class Grouping:
     """Which of queue, media type and direction a query groups by; a group id is
-    ``(queue * media_groups + media) * direction_groups + direction`` over the dimensions grouped by."""
+    ``(queue * media_groups + media) * direction_groups + direction`` over the dimensions grouped by.
+
+    With ``partial`` (the query groups by direction and the org reports some metrics without it), ids from
+    `count` on are the groups without direction: ``count + queue * media_groups + media``.
+    """
 
     by_queue: bool
     by_media: bool
     by_direction: bool
     queues: int
+    partial: bool = False
 
     @staticmethod
-    def of(query: AggregateQuery, queues: int) -> Grouping:
+    def of(query: AggregateQuery, queues: int, partial_metrics: tuple[str, ...] = ()) -> Grouping:
         dims = set(query.group_by)
         by_direction = bool(dims & {"direction", "originatingDirection"})
-        return Grouping("queueId" in dims, "mediaType" in dims, by_direction, queues)
+        partial = by_direction and bool(set(partial_metrics) & set(query.metrics))
+        return Grouping("queueId" in dims, "mediaType" in dims, by_direction, queues, partial)
 
     @property
     def media_groups(self) -> int:
@@ -149,7 +231,13 @@ class Grouping:
 
     @property
     def count(self) -> int:
+        """Detailed groups (ids 0..count-1)."""
         return (self.queues if self.by_queue else 1) * self.media_groups * self.direction_groups
+
+    @property
+    def total(self) -> int:
+        """Detailed groups plus the groups without direction."""
+        return self.count + (self.count // self.direction_groups if self.partial else 0)
 
     def ids(self, queue: np.ndarray, media: np.ndarray, direction: np.ndarray) -> np.ndarray:
         q = queue.astype(np.int64) if self.by_queue else np.zeros_like(queue, dtype=np.int64)
@@ -157,17 +245,28 @@ class Grouping:
         d = direction.astype(np.int64) if self.by_direction else np.zeros_like(direction, dtype=np.int64)
         return (q * self.media_groups + m) * self.direction_groups + d
 
+    def partial_ids(self, queue: np.ndarray, media: np.ndarray) -> np.ndarray:
+        """Ids of the groups without direction."""
+        q = queue.astype(np.int64) if self.by_queue else np.zeros_like(queue, dtype=np.int64)
+        m = media.astype(np.int64) if self.by_media else np.zeros_like(media, dtype=np.int64)
+        return self.count + q * self.media_groups + m
+
     def group_dict(self, org: SandboxOrg, group: int, query: AggregateQuery) -> dict[str, str]:
-        rest, d = divmod(group, self.direction_groups)
+        without_direction = group >= self.count
+        if without_direction:
+            rest, d = group - self.count, 0
+        else:
+            rest, d = divmod(group, self.direction_groups)
         q, m = divmod(rest, self.media_groups)
         out: dict[str, str] = {}
         if self.by_queue:
             out["queueId"] = org.queues[q].id
         if self.by_media:
-            out["mediaType"] = MEDIA_TYPES[m]
-        for name in ("direction", "originatingDirection"):
-            if name in query.group_by:
-                out[name] = DIRECTIONS[d]
+            out["mediaType"] = ANALYTICS_MEDIA_TYPES[m]
+        if not without_direction:
+            for name in ("direction", "originatingDirection"):
+                if name in query.group_by:
+                    out[name] = DIRECTIONS[d]
         return out
 
 
@@ -235,7 +334,8 @@ def aggregate(org: SandboxOrg, query: AggregateQuery, *, float_stats: bool = Fal
 
 def compute(org: SandboxOrg, query: AggregateQuery, *, float_stats: bool = False) -> AggregateTables:
     """Summaries per metric and non-empty cell (group x bucket) of the query over the org's conversations."""
-    grouping = Grouping.of(query, len(org.queues))
+    cfg = org.config
+    grouping = Grouping.of(query, len(org.queues), cfg.partial_group_metrics)
     n_buckets = len(query.edges) - 1
     empty = AggregateTables(org, query, (), n_buckets, grouping, float_stats)
     if not org.queues:
@@ -247,30 +347,37 @@ def compute(org: SandboxOrg, query: AggregateQuery, *, float_stats: bool = False
         return empty
     selected = group_mask(org, query)
     edges = query.edges
-    gid_all = grouping.ids(data.queue, data.media, data.direction)
+    detailed_ids = grouping.ids(data.queue, data.media, data.direction)
+    partial_ids = grouping.partial_ids(data.queue, data.media) if grouping.partial else detailed_ids
     in_filter = selected[data.queue, data.media, data.direction]
     group_target = _group_targets(org, selected, grouping)
 
-    def cells_of(metric: str) -> tuple[np.ndarray, np.ndarray | None]:
-        _, time_col, value_col, selector = METRIC_SOURCES[metric]
-        times = getattr(data, time_col)
-        mask = in_filter & selector(data) & (times >= query.start_ms) & (times < query.end_ms)
-        bucket = np.searchsorted(edges, times[mask], side="right") - 1
-        cells = gid_all[mask] * n_buckets + bucket
-        values = getattr(data, value_col)[mask] if value_col else None
-        return cells, values
+    def cells_of(metric: str, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        cells, values = [], []
+        for times, value, selector in METRIC_SOURCES[metric][1](data, cfg):
+            mask = in_filter & selector & (times >= query.start_ms) & (times < query.end_ms)
+            bucket = np.searchsorted(edges, times[mask], side="right") - 1
+            cells.append(gids[mask] * n_buckets + bucket)
+            values.append(value[mask] if value is not None else None)
+        if len(cells) == 1:
+            return cells[0], values[0]
+        joined = None if values[0] is None else np.concatenate(values)  # type: ignore[arg-type]
+        return np.concatenate(cells), joined
 
     tables: list[tuple[int, str, _Rows]] = []
     for k, metric in enumerate(query.metrics):
+        gids = partial_ids if metric in cfg.partial_group_metrics else detailed_ids
         if metric == "oServiceLevel":
-            rows = _service_level(cells_of("tAnswered")[0], cells_of("nOverSla")[0], cells_of("tAbandon")[0])
+            parts = {m: cells_of(m, gids)[0] for m in ("tAnswered", "nOverSla", "tAbandon", "tFlowOut")}
+            parts["tShortAbandon"] = cells_of("tShortAbandon", gids)[0]
+            rows = _service_level(parts, cfg)
             rows = _Rows(
                 rows.cell, rows.count, rows.total, rows.low, rows.high, group_target[rows.cell // n_buckets]
             )
             tables.append((k, "o", rows))
         elif metric in METRIC_SOURCES:
             kind = METRIC_SOURCES[metric][0]
-            cells, values = cells_of(metric)
+            cells, values = cells_of(metric, gids)
             tables.append((k, kind, _summarise(cells, values)))
     return AggregateTables(
         org, query, tuple(t for t in tables if t[2].cell.size), n_buckets, grouping, float_stats
@@ -281,12 +388,17 @@ def _group_targets(org: SandboxOrg, selected: np.ndarray, grouping: Grouping) ->
     """Service-level target (fraction) of each group: the queue's own for the channel, or the mean over the
     channels a roll-up covers."""
     q_idx, m_idx, d_idx = np.meshgrid(np.arange(len(org.queues)), np.arange(_M), np.arange(_D), indexing="ij")
-    gid = grouping.ids(q_idx, m_idx, d_idx).ravel()
-    weight = (selected & org.has_media[:, :, None]).astype(float)
-    targets = np.broadcast_to(org.sl_target[:, :, None], weight.shape)
-    total = np.bincount(gid, weights=(targets * weight).ravel(), minlength=grouping.count)
-    n = np.bincount(gid, weights=weight.ravel(), minlength=grouping.count)
-    return np.divide(total, n, out=np.zeros(grouping.count), where=n > 0)
+    gids = [grouping.ids(q_idx, m_idx, d_idx).ravel()]
+    if grouping.partial:
+        gids.append(grouping.partial_ids(q_idx, m_idx).ravel())
+    # Co-browse has no service-level settings: it never weighs in a target.
+    served = np.concatenate([org.has_media, np.zeros((len(org.queues), 1), dtype=bool)], axis=1)
+    weight = (selected & served[:, :, None]).astype(float).ravel()
+    sl_target = np.concatenate([org.sl_target, np.zeros((len(org.queues), 1))], axis=1)
+    targets = np.broadcast_to(sl_target[:, :, None], selected.shape).ravel()
+    total = sum(np.bincount(g, weights=targets * weight, minlength=grouping.total) for g in gids)
+    n = sum(np.bincount(g, weights=weight, minlength=grouping.total) for g in gids)
+    return np.divide(total, n, out=np.zeros(grouping.total), where=n > 0)
 
 
 def _summarise(cells: np.ndarray, values: np.ndarray | None) -> _Rows:
@@ -308,20 +420,32 @@ def _summarise(cells: np.ndarray, values: np.ndarray | None) -> _Rows:
     )
 
 
-def _service_level(answered: np.ndarray, over: np.ndarray, abandoned: np.ndarray) -> _Rows:
-    """oServiceLevel per cell: numerator = answered - over SLA, denominator = answered + abandoned."""
-    uniq = np.unique(np.concatenate([answered, abandoned]))
+def _service_level(cells: dict[str, np.ndarray], cfg: SandboxConfig) -> _Rows:
+    """oServiceLevel per cell from the cells of each event (keys are metric names).
+
+    numerator = answered - over SLA; denominator = answered + abandoned, + flow-outs when
+    ``sl_include_flow_outs``, - abandons when not ``sl_include_abandons``, else - short abandons when not
+    ``sl_include_short_abandons``. Cells whose denominator is 0 have no entry.
+    """
+    uniq = np.unique(np.concatenate([cells["tAnswered"], cells["tAbandon"], cells["tFlowOut"]]))
     n = uniq.size
 
-    def per_cell(cells: np.ndarray) -> np.ndarray:
-        return np.bincount(np.searchsorted(uniq, cells), minlength=n).astype(np.int64)
+    def per_cell(name: str) -> np.ndarray:
+        return np.bincount(np.searchsorted(uniq, cells[name]), minlength=n).astype(np.int64)
 
-    ans, abn = per_cell(answered), per_cell(abandoned)
-    over_n = per_cell(over) if over.size else np.zeros(n, dtype=np.int64)
-    numerator = ans - over_n
-    denominator = ans + abn
+    ans = per_cell("tAnswered")
+    numerator = ans - per_cell("nOverSla")
+    denominator = ans.copy()
+    if cfg.sl_include_abandons:
+        denominator += per_cell("tAbandon")
+        if not cfg.sl_include_short_abandons:
+            denominator -= per_cell("tShortAbandon")
+    if cfg.sl_include_flow_outs:
+        denominator += per_cell("tFlowOut")
+    keep = denominator > 0
+    uniq, numerator, denominator = uniq[keep], numerator[keep], denominator[keep]
     # `count` carries the numerator and `total` the denominator; low/high are unused.
-    return _Rows(uniq, numerator, denominator, denominator, denominator, np.zeros(n))
+    return _Rows(uniq, numerator, denominator, denominator, denominator, np.zeros(uniq.size))
 
 
 def _render(

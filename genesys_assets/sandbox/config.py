@@ -6,7 +6,9 @@
 
 Data knobs (seed, queues, dates, timezone, volume, quiet and restated days) decide the synthetic
 conversations; changing one rebuilds the generator. Behaviour knobs (rate limit, faults, mutations,
-permissions, limits) take effect on the next request.
+permissions, limits) take effect on the next request. The org's analytics settings (short-abandon threshold,
+service-level switches, partial-group metrics) are behaviour knobs too: like Genesys's own settings they
+apply retroactively, to every answer given after the change, past dates included.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from genesys_assets.sandbox.query import CONVERSATION_METRICS
 
 PERMISSION_AGGREGATES: Final = "analytics:conversationAggregate:view"
 PERMISSION_QUEUES: Final = "routing:queue:view"
@@ -116,6 +120,17 @@ class SandboxConfig:
         float_stats: send sums, mins, maxes and service-level numbers as floats (1234.0), as the real API
             may do.
 
+    Analytics settings of the org (retroactive):
+        short_abandon_threshold_s: an abandon whose queue wait is under this many seconds is also a short
+            abandon (tShortAbandon), as set in "Configure abandon intervals".
+        sl_include_flow_outs, sl_include_short_abandons, sl_include_abandons: the service-level calculation
+            options of Admin > Contact Center > Analytics. The oServiceLevel denominator is answered +
+            abandoned, plus flow-outs when the first is on, minus short abandons when the second is off,
+            minus abandons when the third is off (short abandons are then subtracted once, as abandons).
+        partial_group_metrics: metrics the org reports without the ``direction`` dimension. When a query
+            groups by direction (or originatingDirection), these metrics' entries come in groups that leave
+            the direction key out, apart from (never also in) the detailed groups.
+
     Behaviour:
         client_id, client_secret: the only credentials /oauth/token accepts.
         token_lifetime_s: expires_in of issued tokens; an expired token gets 401 credentials.expired.
@@ -157,6 +172,11 @@ class SandboxConfig:
     outbound_queue_share: float = 0.4
     sl_percentage_scale: float = 1.0
     float_stats: bool = False
+    short_abandon_threshold_s: float = 10.0
+    sl_include_flow_outs: bool = False
+    sl_include_short_abandons: bool = True
+    sl_include_abandons: bool = True
+    partial_group_metrics: tuple[str, ...] = ()
 
     client_id: str = "sandbox-client"
     client_secret: str = field(default="sandbox-secret", repr=False)
@@ -199,6 +219,7 @@ class SandboxConfig:
             coerce(self, "clock", _as_instant("clock", self.clock))
         coerce(self, "permissions", tuple(self.permissions or ()))
         coerce(self, "fault_script", tuple(self.fault_script or ()))
+        coerce(self, "partial_group_metrics", tuple(dict.fromkeys(self.partial_group_metrics or ())))
         coerce(self, "fault_rates", {str(k): float(v) for k, v in dict(self.fault_rates or {}).items()})
         self._validate()
 
@@ -217,6 +238,14 @@ class SandboxConfig:
             raise ConfigError("new_queue_share must be between 0 and 1.")
         if not 0 <= self.outbound_queue_share <= 1:
             raise ConfigError("outbound_queue_share must be between 0 and 1.")
+        if not 0 <= self.short_abandon_threshold_s <= 3600:
+            raise ConfigError("short_abandon_threshold_s must be between 0 and 3600 seconds.")
+        unknown_metrics = sorted(set(self.partial_group_metrics) - set(CONVERSATION_METRICS))
+        if unknown_metrics:
+            raise ConfigError(
+                f"partial_group_metrics has unknown metrics {unknown_metrics}; use names of the conversation "
+                "aggregate metric catalogue, e.g. nConnected or tAlert."
+            )
         if self.restatement_delay_days < 0:
             raise ConfigError("restatement_delay_days must be >= 0.")
         if self.max_answer_entries is not None and self.max_answer_entries < 1:
@@ -255,7 +284,7 @@ class SandboxConfig:
         unknown = sorted(set(knobs) - names)
         if unknown:
             raise ConfigError(f"Unknown sandbox knob(s) {unknown}; known knobs: {sorted(names)}.")
-        for name in ("fault_script", "quiet_queues", "permissions"):
+        for name in ("fault_script", "quiet_queues", "permissions", "partial_group_metrics"):
             if name in knobs and isinstance(knobs[name], str):
                 knobs[name] = (knobs[name],)
         try:

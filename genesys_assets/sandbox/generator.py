@@ -11,13 +11,52 @@ milliseconds) of each metric's event:
 
 * ``offered``: queue entry (nOffered);
 * ``wait_end``: end of the queue wait (tAnswered / tAbandon / tFlowOut / tWait / nOverSla);
-* ``hold_end``: end of hold (tHeldComplete), ``talk_end``: end of talk (tTalkComplete);
-* ``acw_end``: end of after-call work (tAcw, tHandle).
+* ``hold_end``: end of hold (tHeldComplete), ``talk_end``: end of talk (tTalkComplete, and the transfer
+  of a transferred conversation: nTransferred, nBlindTransferred, nConsultTransferred);
+* ``acw_end``: end of after-call work (tAcw, tHandle);
+* ``nr_end``: end of each not-responding alert (tAlert, tNotResponding).
 
-Inbound conversations enter a queue (offered), wait, and are answered, abandoned or flow out. Outbound
-conversations are calls an agent places on behalf of a queue (only some queues have them): ``offered`` is
-when dialing starts, ``wait_end`` when the party answers; they are never offered, answered or abandoned in
-the queue, and their handle time includes the dialing and contacting time (``dialing``).
+Inbound conversations enter a queue (offered), wait, and are answered, abandoned or flow out:
+
+* **Alerts.** While a conversation waits, agents are alerted. An agent who does not respond within the
+  channel's alerting timeout (the queue's ``mediaSettings.<media>.alertingTimeoutSeconds``,
+  `_ALERT_TIMEOUT_S`) is set Not Responding and the conversation returns to the queue; each such alert
+  lasts the whole timeout and is a ``tAlert`` and a ``tNotResponding`` entry landing at its end. The
+  alert that is answered rings briefly (``ring``) and ends at the answer: a ``tAlert`` entry only. Alerts
+  fall inside the queue wait (the wait is at least the ring, the not-responding alerts are spread over the
+  rest of it and capped at `MAX_NOT_RESPONDING`), so abandoned and flowed-out conversations can also have
+  had not-responding alerts. Outbound calls and co-browse sessions never alert.
+* **Abandons.** ``tAbandon`` counts at the disconnect; an abandon whose wait is under the org's
+  short-abandon threshold (config ``short_abandon_threshold_s``; unconfirmed whether Genesys compares with
+  < or <=: chosen <) is also a ``tShortAbandon`` entry, at the same instant with the same value. The
+  threshold is applied when answering, so changing it is retroactive. Email and web messaging never count
+  an abandon: an unanswered email or message flows out (web messaging: Resource Center; email: no source
+  says, public answers never show ``tAbandon`` on email rows).
+* **Transfers.** A share of the answered conversations is transferred by the answering agent, blind or
+  after a consult; the transfer is counted when it happens, at the end of the agent's talk (unconfirmed:
+  chosen). ``nTransferred`` = ``nBlindTransferred`` + ``nConsultTransferred``. The transferred-to party
+  is outside the sandbox's queues.
+* **Connected** (``nConnected``, undefined by Genesys; unconfirmed: chosen): interactions that connected to
+  an agent, at the connect instant: inbound answers (``wait_end``), outbound calls that reached an agent
+  (``wait_end``) and co-browse sessions (their start).
+* **Co-browse.** A share of the answered chats starts a co-browse session during the chat. It is reported
+  in its own ``mediaType: "cobrowse"`` group of the same queue (direction inbound), as secondary media are,
+  and carries only ``nOffered``, ``nConnected`` and ``nCobrowseSessions``, each at the session start
+  (unconfirmed: chosen; a real org's cobrowse group held ``nCobrowseSessions`` and ``oServiceTarget``).
+  Sessions are rows of their own (media `MEDIA_COBROWSE`, outcome `OUTCOME_SESSION`), so they never count
+  into the chat's figures. Their ``talk_end``/``acw_end`` is the session end.
+
+Outbound conversations are dial attempts placed on behalf of a queue (only some queues have them), in
+business hours on weekdays; ``offered`` is when dialing starts (``nOutboundAttempted``). An attempt is
+connected (the party answers and reaches an agent: ``nOutboundConnected`` and ``nConnected`` at
+``wait_end``), abandoned (the party answers but the call is dropped before an agent, as a dialer abandons
+a call: ``nOutboundAbandoned`` at the drop, ``wait_end``, two seconds after the answer) or not answered (no
+metric but the attempt; ``wait_end`` is when the dialer gives up). Outcomes and timing are unconfirmed
+(the attempt metrics are documented for dialer campaigns only): chosen. Only connected calls have agent work
+(talk, hold, after-call work and handle, whose time includes the dialing and contacting, ``dialing``), and
+only they count in ``nOutbound`` (outbound interactions of the queue's agents), at dial start as before, so
+``nOutbound`` equals ``tHandle.count`` of outbound work over a period, as public answers show. Outbound
+conversations are never offered, answered or abandoned in the queue.
 
 A conversation offered late in the evening can be answered or handled after local midnight, so its
 metrics land on two days; durations are capped so nothing spills past the next day.
@@ -55,14 +94,14 @@ SETTINGS_NAME: Final[dict[str, str]] = {
 
 # Per media type (MEDIA_TYPES order): weight when a queue's channels are drawn, volume share of the voice
 # volume, wait multiplier, median talk seconds, chance of hold, abandon share of unanswered conversations
-# (none for web messaging, where an unanswered conversation is not an abandon), service-level threshold
+# (none for email and web messaging, where an unanswered conversation is not an abandon), service-level threshold
 # choices (seconds), alerting timeout seconds.
 _MEDIA_WEIGHT = np.array([0.45, 0.15, 0.2, 0.12, 0.08])
 _VOLUME_SHARE = np.array([1.0, 0.15, 0.4, 0.25, 0.3])
 _WAIT_FACTOR = np.array([1.0, 3.0, 0.8, 40.0, 2.0])
 _TALK_MEDIAN_S = np.array([240.0, 210.0, 480.0, 360.0, 600.0])
 _HOLD_CHANCE = np.array([0.3, 0.25, 0.0, 0.0, 0.0])
-_ABANDON_SHARE = np.array([0.7, 0.3, 0.8, 0.2, 0.0])
+_ABANDON_SHARE = np.array([0.7, 0.3, 0.8, 0.0, 0.0])
 _SL_SECONDS: Final[tuple[tuple[int, ...], ...]] = (
     (15, 20, 20, 30, 45),
     (1800, 3600),
@@ -88,6 +127,19 @@ _WEEKDAY_FACTOR = np.array([1.1, 1.0, 1.0, 0.95, 0.9, 0.45, 0.3])
 # contacting time until the party answers.
 _OUTBOUND_PER_INBOUND = 0.3
 _DIAL_MEAN_MS = 12_000.0
+# Dial attempts that do not reach an agent, per connected call, and the abandoned share of them.
+_UNCONNECTED_PER_CONNECTED = 1.1
+_OUTBOUND_ABANDON_SHARE = 0.05
+_DIALER_ABANDON_MS = 2_000
+# Per media type (MEDIA_TYPES order): chance that an alerted agent does not respond, chance that the
+# answering agent transfers the conversation; consult share of transfers; chance that an answered chat
+# starts a co-browse session, and the session's mean length.
+_NOT_RESPONDING_CHANCE = np.array([0.08, 0.1, 0.12, 0.06, 0.1])
+_TRANSFER_CHANCE = np.array([0.12, 0.08, 0.06, 0.04, 0.05])
+_CONSULT_SHARE = 0.35
+_COBROWSE_CHANCE = 0.15
+_COBROWSE_MEAN_MS = 240_000.0
+MAX_NOT_RESPONDING: Final = 3
 
 _DEPARTMENTS: Final = (
     "Sales",
@@ -112,9 +164,19 @@ _MAX_TALK_MS: Final = 2 * 3600_000
 _MAX_HOLD_MS: Final = 1800_000
 _MAX_ACW_MS: Final = 1800_000
 
-OUTCOME_ANSWERED: Final = 0
-OUTCOME_ABANDONED: Final = 1
+# Media types of conversation rows: the five primary channels and co-browse, secondary media riding on a chat.
+ANALYTICS_MEDIA_TYPES: Final[tuple[str, ...]] = (*MEDIA_TYPES, "cobrowse")
+ANALYTICS_MEDIA_INDEX: Final[dict[str, int]] = {m: i for i, m in enumerate(ANALYTICS_MEDIA_TYPES)}
+MEDIA_COBROWSE: Final = ANALYTICS_MEDIA_INDEX["cobrowse"]
+
+OUTCOME_ANSWERED: Final = 0  # inbound: answered; outbound: connected to an agent
+OUTCOME_ABANDONED: Final = 1  # inbound: abandoned in queue; outbound: the dialer dropped the answered call
 OUTCOME_FLOW_OUT: Final = 2
+OUTCOME_SESSION: Final = 3  # a co-browse session
+OUTCOME_NO_ANSWER: Final = 4  # an outbound attempt the party did not answer
+TRANSFER_NONE: Final = 0
+TRANSFER_BLIND: Final = 1
+TRANSFER_CONSULT: Final = 2
 DIRECTIONS: Final[tuple[str, ...]] = ("inbound", "outbound")
 DIRECTION_INBOUND: Final = 0
 DIRECTION_OUTBOUND: Final = 1
@@ -152,6 +214,15 @@ def _uniform(keys: np.ndarray, field_id: int) -> np.ndarray:
     return (_mix(keys ^ salt) >> np.uint64(11)).astype(np.float64) * (2.0**-53)
 
 
+def _uniforms(keys: np.ndarray, field_id: int, count: int) -> list[np.ndarray]:
+    """``count`` (at most 3) independent uniform [0, 1) numbers per key from one hash, each from its own 21
+    bits: cheaper than one hash per number, with a resolution of 2**-21."""
+    salt = np.uint64((field_id * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & _MASK64)
+    h = _mix(keys ^ salt)
+    mask = np.uint64((1 << 21) - 1)
+    return [((h >> np.uint64(21 * i)) & mask).astype(np.float64) * (2.0**-21) for i in range(count)]
+
+
 def _normal(keys: np.ndarray, field_id: int) -> np.ndarray:
     """Standard normal numbers (Box-Muller on two hashed uniforms)."""
     u1 = 1.0 - _uniform(keys, field_id)
@@ -166,6 +237,12 @@ def _exponential(keys: np.ndarray, field_id: int, mean: np.ndarray | float) -> n
 def _uuid(*parts: object) -> str:
     digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=16).digest()
     return str(uuid.UUID(bytes=digest, version=4))
+
+
+def alert_timeout_ms(media: np.ndarray) -> np.ndarray:
+    """The alerting timeout (ms) of each row's media type (ANALYTICS_MEDIA_TYPES); 0 for co-browse, which
+    never alerts."""
+    return np.array((*_ALERT_TIMEOUT_S, 0), dtype=np.int64)[media] * 1000
 
 
 def _ms(instant: datetime) -> int:
@@ -204,9 +281,10 @@ class DayData:
     """Column arrays of the conversations offered on one or more local days (one row per conversation)."""
 
     queue: np.ndarray  # int32 queue index
-    media: np.ndarray  # int8 media index (MEDIA_TYPES)
+    media: np.ndarray  # int8 media index (ANALYTICS_MEDIA_TYPES)
     direction: np.ndarray  # int8 DIRECTION_INBOUND or DIRECTION_OUTBOUND
     outcome: np.ndarray  # int8 OUTCOME_*
+    transfer: np.ndarray  # int8 TRANSFER_*: how the answering agent transferred it, if at all
     over_sla: np.ndarray  # bool: answered after the queue's service-level threshold
     offered: np.ndarray  # int64 epoch ms of each event
     wait_end: np.ndarray
@@ -218,6 +296,11 @@ class DayData:
     hold: np.ndarray
     acw: np.ndarray
     dialing: np.ndarray  # dialing and contacting of an outbound call; 0 inbound
+    ring: np.ndarray  # int64 ms the answered alert rang (ends at wait_end); 0 when not answered in queue
+    not_responding: (
+        np.ndarray
+    )  # int8 not-responding alerts (0..MAX_NOT_RESPONDING), each of the alert timeout
+    nr_end: np.ndarray  # int64 [rows, MAX_NOT_RESPONDING] epoch ms each such alert ended; 0 past the count
 
     @property
     def handle(self) -> np.ndarray:
@@ -234,6 +317,7 @@ class DayData:
             media=np.zeros(0, dtype=np.int8),
             direction=np.zeros(0, dtype=np.int8),
             outcome=np.zeros(0, dtype=np.int8),
+            transfer=np.zeros(0, dtype=np.int8),
             over_sla=np.zeros(0, dtype=bool),
             offered=i64,
             wait_end=i64,
@@ -245,6 +329,9 @@ class DayData:
             hold=i64,
             acw=i64,
             dialing=i64,
+            ring=i64,
+            not_responding=np.zeros(0, dtype=np.int8),
+            nr_end=np.zeros((0, MAX_NOT_RESPONDING), dtype=np.int64),
         )
 
     @staticmethod
@@ -321,6 +408,8 @@ class SandboxOrg:
             sl_target[served, m] = np.array(_SL_PERCENTAGES)[pick_pct][served]
             sl_ms[served, m] = (np.array(choices, dtype=np.int64)[pick_s] * 1000)[served]
         self.has_media = has
+        # bool [queues, analytics media types]: the channels with traffic, co-browse on the chat queues.
+        self.channel_media = np.concatenate([has, has[:, [MEDIA_INDEX["chat"]]]], axis=1)
         self.sl_target = sl_target
         self.sl_ms = sl_ms
         # Outbound voice work on a share of the queues that serve voice (at least one when the share is not 0;
@@ -480,18 +569,23 @@ class SandboxOrg:
             return DayData.empty()
         midnight, next_midnight = day_bounds_ms(day, cfg.timezone)
         parts = [
-            self._inbound(day, salt, midnight, next_midnight),
+            *self._inbound(day, salt, midnight, next_midnight),
             self._outbound(day, salt, midnight, next_midnight),
+            self._outbound_unconnected(day, salt, midnight, next_midnight),
         ]
         data = DayData.concat([part for part in parts if part is not None])
         if len(data) == 0:
             return data
         keep = data.offered >= self.created_ms[data.queue]
         if day + timedelta(days=1) in cfg.quiet_days:
-            last_event = np.where(data.outcome == OUTCOME_ANSWERED, data.acw_end, data.wait_end)
+            worked = (data.outcome == OUTCOME_ANSWERED) | (data.outcome == OUTCOME_SESSION)
+            last_event = np.where(worked, data.acw_end, data.wait_end)
             keep &= last_event < next_midnight
-        order = np.argsort(data.offered[keep], kind="stable")
-        return DayData(**{name: getattr(data, name)[keep][order] for name in DayData.__dataclass_fields__})
+        kept = np.flatnonzero(keep)
+        rows = kept[np.argsort(data.offered[kept], kind="stable")]
+        return DayData(
+            **{name: np.take(getattr(data, name), rows, axis=0) for name in DayData.__dataclass_fields__}
+        )
 
     def _wall_offers(
         self, keys: np.ndarray, day: date, midnight: int, next_midnight: int, hours: np.ndarray
@@ -502,12 +596,13 @@ class SandboxOrg:
             wall, day, self.timezone, next_midnight - midnight, _uniform(keys, 15)
         )
 
-    def _inbound(self, day: date, salt: int, midnight: int, next_midnight: int) -> DayData | None:
+    def _inbound(self, day: date, salt: int, midnight: int, next_midnight: int) -> tuple[DayData, ...]:
+        """The conversations offered to the queues on a local day, and the co-browse sessions on their chats."""
         cfg = self.config
         active = self.has_media & ~self.quiet[:, None] & (self.created_ms[:, None] < next_midnight)
         qi, mi = np.nonzero(active)
         if qi.size == 0:
-            return None
+            return ()
         ordinal = day.toordinal()
         gkeys = _key(cfg.seed, 2, salt, ordinal, qi, mi)
         season = 1.0 + 0.1 * np.sin(2 * np.pi * (ordinal % 365) / 365.0)
@@ -520,7 +615,7 @@ class SandboxOrg:
         )
         keys, group = _conversations(gkeys, mean)
         if keys.size == 0:
-            return None
+            return ()
         total = keys.size
         q = qi[group].astype(np.int32)
         m = mi[group].astype(np.int8)
@@ -546,8 +641,22 @@ class SandboxOrg:
         wait_flow = 10_000.0 + _exponential(keys, 10, mean_wait_ms + 60_000.0)
         wait = np.where(answered, wait_ans, np.where(abandoned, wait_abn, wait_flow))
         wait = np.minimum(wait, _MAX_WAIT_MS).astype(np.int64)
+        # The answered alert rings briefly, well under the alerting timeout, and ends at the answer.
+        timeout = np.array(_ALERT_TIMEOUT_S, dtype=np.int64)[m] * 1000
+        ring_cap = np.minimum(0.6 * timeout, 20_000.0)
+        u_ring, u_alert, u_transfer = _uniforms(keys, 16, 3)
+        ring = np.where(answered, 1_000.0 + u_ring * (ring_cap - 1_000.0), 0.0).astype(np.int64)
+        wait = np.maximum(wait, ring)
+        not_responding, nr_end = _not_responding(u_alert, m, offered, wait, ring, timeout)
+        # Transferred below the channel's chance; the lowest share of those after a consult.
+        chance = _TRANSFER_CHANCE[m]
+        transfer = np.where(
+            answered & (u_transfer < chance),
+            np.where(u_transfer < chance * _CONSULT_SHARE, TRANSFER_CONSULT, TRANSFER_BLIND),
+            TRANSFER_NONE,
+        )
         talk, hold, acw = _work(keys, m, answered)
-        return _timeline(
+        conversations = _timeline(
             q,
             m,
             DIRECTION_INBOUND,
@@ -559,7 +668,12 @@ class SandboxOrg:
             hold,
             acw,
             np.zeros(total, dtype=np.int64),
+            ring=ring,
+            not_responding=not_responding,
+            nr_end=nr_end,
+            transfer=transfer,
         )
+        return conversations, _cobrowse_sessions(keys, conversations)
 
     def _outbound(self, day: date, salt: int, midnight: int, next_midnight: int) -> DayData | None:
         """Outbound voice calls placed on behalf of the queues that have them, in business hours."""
@@ -593,6 +707,123 @@ class SandboxOrg:
             acw,
             dialing,
         )
+
+    def _outbound_unconnected(
+        self, day: date, salt: int, midnight: int, next_midnight: int
+    ) -> DayData | None:
+        """Dial attempts of the outbound queues that never reach an agent: not answered, or answered and
+        dropped by the dialer before an agent was free. Drawn from their own hash stream, so the connected
+        calls (`_outbound`) keep their numbers."""
+        cfg = self.config
+        qi = np.flatnonzero(self.outbound & ~self.quiet & (self.created_ms < next_midnight))
+        if qi.size == 0 or day.weekday() >= 5:
+            return None
+        ordinal = day.toordinal()
+        gkeys = _key(cfg.seed, 4, salt, ordinal, qi)
+        mean = (
+            cfg.conversations_per_queue_day
+            * self.volume[qi]
+            * _OUTBOUND_PER_INBOUND
+            * _UNCONNECTED_PER_CONNECTED
+        )
+        keys, group = _conversations(gkeys, mean)
+        if keys.size == 0:
+            return None
+        total = keys.size
+        q = qi[group].astype(np.int32)
+        m = np.full(total, MEDIA_INDEX["voice"], dtype=np.int8)
+        offered = self._wall_offers(keys, day, midnight, next_midnight, 9.0 + 8.0 * _uniform(keys, 3))
+        abandoned = _uniform(keys, 6) < _OUTBOUND_ABANDON_SHARE
+        answered_after = np.minimum(3_000.0 + _exponential(keys, 8, _DIAL_MEAN_MS), 120_000.0)
+        gave_up_after = 15_000.0 + 30_000.0 * _uniform(keys, 9)
+        length = np.where(abandoned, answered_after + _DIALER_ABANDON_MS, gave_up_after).astype(np.int64)
+        zero = np.zeros(total, dtype=np.int64)
+        return _timeline(
+            q,
+            m,
+            DIRECTION_OUTBOUND,
+            np.where(abandoned, OUTCOME_ABANDONED, OUTCOME_NO_ANSWER),
+            np.zeros(total, dtype=bool),
+            offered,
+            length,
+            zero,
+            zero,
+            zero,
+            zero,
+        )
+
+
+def _not_responding(
+    u: np.ndarray,
+    m: np.ndarray,
+    offered: np.ndarray,
+    wait: np.ndarray,
+    ring: np.ndarray,
+    timeout: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Not-responding alerts inside each queue wait: their count and end instants ([rows, MAX]).
+
+    Each alerted agent fails to respond with the channel's chance (a geometric number of failures, drawn
+    from the uniform numbers ``u``), capped
+    by `MAX_NOT_RESPONDING` and by what fits in the wait before the answered ring. The alerts, each
+    ``timeout`` long, are spread evenly over the rest of the wait, the time the conversation sat in queue
+    between them.
+    """
+    chance = _NOT_RESPONDING_CHANCE[m]
+    count = np.zeros(u.size, dtype=np.int8)
+    ends = np.zeros((u.size, MAX_NOT_RESPONDING), dtype=np.int64)
+    some = np.flatnonzero(
+        u >= 1.0 - chance
+    )  # at least one failure (geometric: floor(log(1-u) / log(p)) >= 1)
+    if some.size == 0:
+        return count, ends
+    drawn = np.floor(np.log(1.0 - u[some]) / np.log(chance[some]))
+    room = (wait[some] - ring[some]) // timeout[some]
+    k = np.clip(np.minimum(drawn, room), 0, MAX_NOT_RESPONDING).astype(np.int64)
+    free = wait[some] - ring[some] - k * timeout[some]
+    j = np.arange(1, MAX_NOT_RESPONDING + 1, dtype=np.int64)[None, :]
+    at = offered[some, None] + (j * free[:, None]) // (k[:, None] + 1) + j * timeout[some, None]
+    count[some] = k
+    ends[some] = np.where(j <= k[:, None], at, 0)
+    return count, ends
+
+
+def _cobrowse_sessions(keys: np.ndarray, chats: DayData) -> DayData:
+    """Co-browse sessions started by a share of the answered chats, inside the chat's talk: rows of their
+    own with media `MEDIA_COBROWSE` and outcome `OUTCOME_SESSION` (start in offered and wait_end, end in
+    talk_end and acw_end)."""
+    starts = np.flatnonzero((chats.media == MEDIA_INDEX["chat"]) & (chats.outcome == OUTCOME_ANSWERED))
+    starts = starts[_uniform(keys[starts], 20) < _COBROWSE_CHANCE]
+    if starts.size == 0:
+        return DayData.empty()
+    k = keys[starts]
+    talk = chats.talk[starts]
+    start = chats.wait_end[starts] + (0.5 * talk * _uniform(k, 21)).astype(np.int64)
+    length = 30_000.0 + _exponential(k, 22, _COBROWSE_MEAN_MS)
+    end = np.minimum(start + length.astype(np.int64), chats.wait_end[starts] + talk)
+    n = starts.size
+    zero = np.zeros(n, dtype=np.int64)
+    return DayData(
+        queue=chats.queue[starts],
+        media=np.full(n, MEDIA_COBROWSE, dtype=np.int8),
+        direction=np.full(n, DIRECTION_INBOUND, dtype=np.int8),
+        outcome=np.full(n, OUTCOME_SESSION, dtype=np.int8),
+        transfer=np.zeros(n, dtype=np.int8),
+        over_sla=np.zeros(n, dtype=bool),
+        offered=start,
+        wait_end=start,
+        hold_end=start,
+        talk_end=end,
+        acw_end=end,
+        wait=zero,
+        talk=end - start,
+        hold=zero,
+        acw=zero,
+        dialing=zero,
+        ring=zero,
+        not_responding=np.zeros(n, dtype=np.int8),
+        nr_end=np.zeros((n, MAX_NOT_RESPONDING), dtype=np.int64),
+    )
 
 
 def _conversations(gkeys: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -632,15 +863,23 @@ def _timeline(
     hold: np.ndarray,
     acw: np.ndarray,
     dialing: np.ndarray,
+    *,
+    ring: np.ndarray | None = None,
+    not_responding: np.ndarray | None = None,
+    nr_end: np.ndarray | None = None,
+    transfer: np.ndarray | None = None,
 ) -> DayData:
-    """The events of conversations from their start, wait (or dialing) and work."""
+    """The events of conversations from their start, wait (or dialing) and work; no alerts or transfers
+    unless given."""
     wait_end = offered + wait
     talk_end = wait_end + talk + hold
+    n = q.size
     return DayData(
         queue=q,
         media=m,
-        direction=np.full(q.size, direction, dtype=np.int8),
+        direction=np.full(n, direction, dtype=np.int8),
         outcome=outcome.astype(np.int8),
+        transfer=(np.zeros(n) if transfer is None else transfer).astype(np.int8),
         over_sla=over_sla,
         offered=offered,
         wait_end=wait_end,
@@ -652,6 +891,9 @@ def _timeline(
         hold=hold,
         acw=acw,
         dialing=dialing.astype(np.int64),
+        ring=np.zeros(n, dtype=np.int64) if ring is None else ring,
+        not_responding=(np.zeros(n) if not_responding is None else not_responding).astype(np.int8),
+        nr_end=np.zeros((n, MAX_NOT_RESPONDING), dtype=np.int64) if nr_end is None else nr_end,
     )
 
 

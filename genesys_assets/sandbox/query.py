@@ -35,7 +35,18 @@ SUPPORTED_METRICS: Final[tuple[str, ...]] = (
     "tWait",
     "nOverSla",
     "oServiceLevel",
+    "tShortAbandon",
+    "nTransferred",
+    "nBlindTransferred",
+    "nConsultTransferred",
+    "tAlert",
+    "tNotResponding",
+    "nConnected",
+    "nCobrowseSessions",
     "nOutbound",
+    "nOutboundAttempted",
+    "nOutboundConnected",
+    "nOutboundAbandoned",
     "tDialing",
 )
 # The conversation aggregate metrics of the platform: the SDK's `ConversationAggregationView.target` enum

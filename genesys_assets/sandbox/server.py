@@ -254,7 +254,7 @@ class SandboxServer:
             new = self._config.replace(**knobs)
             if new.data_key() != self._config.data_key():
                 self._org = SandboxOrg(new)
-            elif new.cache_days != self._config.cache_days:
+            else:  # the same conversations; the org's analytics settings and cache size follow the knobs
                 self._org.config = new
             if "fault_script" in knobs:
                 self._faults = deque(parse_fault(f) for f in new.fault_script)

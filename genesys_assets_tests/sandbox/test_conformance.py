@@ -119,12 +119,14 @@ def test_queue_listing_pages_are_queue_entity_listings(org: SandboxServer) -> No
 
 
 def test_aggregates_answer_is_a_conversation_aggregate_query_response(org: SandboxServer) -> None:
+    # A working week: outbound dialing (and so every outbound metric) happens on weekdays only.
     with sandbox_http(org) as http:
-        response = http.post(AGGREGATES_PATH, json=aggregates_body(date(2026, 3, 7), date(2026, 3, 8), NY))
+        response = http.post(AGGREGATES_PATH, json=aggregates_body(date(2026, 3, 9), date(2026, 3, 13), NY))
     assert response.status_code == 200 and response.headers["ININ-Correlation-Id"]
     answer = round_trip(response, "ConversationAggregateQueryResponse")
     metrics = {m.metric for r in answer.results for d in r.data for m in d.metrics}
     assert metrics == set(AGGREGATE_METRICS)
+    assert "cobrowse" in {r.group["mediaType"] for r in answer.results}
     sl = next(
         m.stats for r in answer.results for d in r.data for m in d.metrics if m.metric == "oServiceLevel"
     )
@@ -251,3 +253,22 @@ def test_direction_is_a_conversation_dimension_and_groups_read_back(org: Sandbox
     for by, response in answers.items():
         answer = round_trip(response, "ConversationAggregateQueryResponse")
         assert {r.group[by] for r in answer.results} == {"inbound", "outbound"}
+
+
+def test_answers_with_groups_without_direction_round_trip(org: SandboxServer) -> None:
+    org.update(partial_group_metrics=["nConnected", "tAlert", "oServiceLevel"], sl_include_flow_outs=True)
+    try:
+        with sandbox_http(org) as http:
+            response = http.post(
+                AGGREGATES_PATH, json=aggregates_body(date(2026, 3, 10), date(2026, 3, 10), NY)
+            )
+    finally:
+        org.update(partial_group_metrics=[], sl_include_flow_outs=False)
+    answer = round_trip(response, "ConversationAggregateQueryResponse")
+    partial = [r for r in answer.results if "direction" not in r.group]
+    assert partial and all(set(r.group) == {"queueId", "mediaType"} for r in partial)
+    assert {m.metric for r in partial for d in r.data for m in d.metrics} == {
+        "nConnected",
+        "tAlert",
+        "oServiceLevel",
+    }

@@ -10,16 +10,23 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import numpy as np
 import polars as pl
 import pytest
 
 from genesys_assets.localtime import day_bounds, interval_starts, iso_interval
 from genesys_assets.sandbox import SandboxServer
+from genesys_assets.sandbox.generator import (
+    OUTCOME_ABANDONED,
+    OUTCOME_ANSWERED,
+    OUTCOME_SESSION,
+    SETTINGS_NAME,
+)
 from genesys_assets_tests.sandbox_fixtures import (
     AGGREGATES_PATH,
     QUEUES_PATH,
@@ -196,10 +203,7 @@ def test_zero_activity_is_omitted(make_sandbox: Callable[..., SandboxServer]) ->
     assert quiet_queue not in {r["group"]["queueId"] for r in around["results"]}
     measured = daily_measures(around["results"], NY)
     assert not [key for key in measured if key[2] == quiet_day]
-    assert all(
-        v == 0
-        for v in server.truth.daily_totals(quiet_queue, "voice", quiet_day - timedelta(days=1)).values()
-    )
+    assert not any(server.truth.daily_totals(quiet_queue, "voice", quiet_day - timedelta(days=1)).values())
     with sandbox_http(server) as http:
         listing = http.get(QUEUES_PATH, params={"pageSize": 100}).json()
     assert quiet_queue in {q["id"] for q in listing["entities"]}  # quiet, not deleted
@@ -320,3 +324,220 @@ def test_in_process_query_matches_http_and_offsets_are_honoured(sandbox: Sandbox
     assert query(sandbox, with_offsets) == query(sandbox, body)
     with httpx.Client(timeout=10) as http:
         assert http.get(f"{sandbox.url}/sandbox/health").json()["status"] == "ok"
+
+
+NEW_MEASURES = (
+    "short_abandoned",
+    "abandon_sum_ms",
+    "flow_out_sum_ms",
+    "talk_count",
+    "hold_count",
+    "acw_count",
+    "transferred",
+    "blind_transferred",
+    "consult_transferred",
+    "alert_count",
+    "alert_sum_ms",
+    "not_responding_count",
+    "not_responding_sum_ms",
+    "connected",
+    "outbound",
+    "outbound_attempted",
+    "outbound_connected",
+    "outbound_abandoned",
+    "over_sla",
+    "wait_max_ms",
+)
+
+
+def test_queue_view_metrics_equal_truth_and_keep_their_subsets(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    server = make_sandbox(queue_count=14, conversations_per_queue_day=80)
+    first, last = date(2026, 9, 10), date(2026, 9, 14)  # Thursday to Monday: a weekend between
+    answer = query(server, aggregates_body(first, last, NY))
+    measured = daily_measures(answer["results"], NY)
+    frame = server.truth.daily_frame(first, last)
+    assert frame.height == len(measured)
+    for row in frame.iter_rows(named=True):
+        key = (row.pop("queue_id"), row.pop("media_type"), row.pop("direction"), row.pop("local_date"))
+        assert measured[key] == row
+    totals = frame.select(pl.col(name).sum() for name in NEW_MEASURES if name != "wait_max_ms").row(
+        0, named=True
+    )
+    assert all(totals.values()), totals  # every new column has data, so the equality above is not vacuous
+
+    inbound = frame.filter(pl.col("direction") == "inbound")
+    assert (frame["short_abandoned"] <= frame["abandoned"]).all()
+    assert (frame["abandon_sum_ms"] >= frame["short_abandoned"]).all()
+    assert 0.05 < totals["short_abandoned"] / frame["abandoned"].sum() < 0.5  # a realistic share is short
+    assert (frame["not_responding_count"] <= frame["alert_count"]).all()
+    assert (frame["not_responding_sum_ms"] <= frame["alert_sum_ms"]).all()
+    assert (inbound["alert_count"] >= inbound["answered"]).all()  # the answered alert rings too
+    assert totals["alert_count"] > frame["answered"].sum()  # not-responding alerts: more alerts than answers
+    assert (frame["blind_transferred"] + frame["consult_transferred"] == frame["transferred"]).all()
+    assert (frame["transferred"] <= frame["talk_count"] + 5).all()
+    outbound = frame.filter(pl.col("direction") == "outbound")
+    assert (
+        outbound["outbound_connected"] + outbound["outbound_abandoned"] <= outbound["outbound_attempted"]
+    ).all()
+    assert (
+        outbound["outbound_attempted"].sum()
+        > outbound["outbound_connected"].sum() + outbound["outbound_abandoned"].sum()
+    )
+    assert (
+        outbound["outbound"].sum() == outbound["handle_count"].sum()
+    )  # nOutbound: calls that reached an agent
+    assert outbound.filter(pl.col("local_date").dt.weekday() >= 6).height == 0  # dialing on weekdays only
+    # Averages need their own counts: hold only on some conversations, talk and handle on different days.
+    assert frame["hold_count"].sum() < 0.5 * frame["handle_count"].sum()
+    assert _bucket_counts(answer, "tTalkComplete") != _bucket_counts(answer, "tHandle")
+    assert (frame["acw_count"] == frame["handle_count"]).all()
+    # Email never counts an abandon; the answer carries no tAbandon on any email row.
+    email = frame.filter(pl.col("media_type") == "email")
+    assert email.height and email["abandoned"].sum() == email["short_abandoned"].sum() == 0
+    assert email["flow_out"].sum() > 0
+    assert not [
+        m
+        for r in answer["results"]
+        if r["group"]["mediaType"] == "email"
+        for b in r["data"]
+        for m in b["metrics"]
+        if m["metric"] in ("tAbandon", "tShortAbandon")
+    ]
+    # Longest wait: the largest tWait of the day, None only where no wait ended.
+    assert (frame["wait_max_ms"].is_null() == (frame["wait_count"] == 0)).all()
+    assert (frame["wait_max_ms"].fill_null(0) * frame["wait_count"] >= frame["wait_sum_ms"]).all()
+
+
+def test_cobrowse_sessions_are_their_own_channel_never_in_chat(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    server = make_sandbox(queue_count=14, conversations_per_queue_day=80)
+    day = date(2026, 9, 15)
+    chat_queues = [q.id for q in server.truth.queues() if "chat" in q.media_types]
+    assert chat_queues
+    for queue_id in chat_queues:
+        assert ("cobrowse", "inbound") in server.truth.channels(queue_id)
+    answer = query(server, aggregates_body(day, day, NY))
+    cobrowse = [r for r in answer["results"] if r["group"]["mediaType"] == "cobrowse"]
+    assert {r["group"]["queueId"] for r in cobrowse} <= set(chat_queues) and cobrowse
+    assert {r["group"]["direction"] for r in cobrowse} == {"inbound"}
+    metrics = {m["metric"] for r in cobrowse for b in r["data"] for m in b["metrics"]}
+    assert metrics == {"nOffered", "nConnected"}  # of the requested metrics; no answers, waits or work
+    sessions = query(server, aggregates_body(day, day, NY, metrics=["nCobrowseSessions", "nOffered"]))
+    for result in sessions["results"]:
+        names = {m["metric"] for b in result["data"] for m in b["metrics"]}
+        assert ("nCobrowseSessions" in names) == (result["group"]["mediaType"] == "cobrowse")
+    measured = daily_measures(answer["results"], NY)
+    for queue_id in chat_queues:
+        chat = server.truth.daily_totals(queue_id, "chat", day)
+        browse = server.truth.daily_totals(queue_id, "cobrowse", day)
+        assert measured.get((queue_id, "chat", "inbound", day), chat) == chat
+        assert browse["offered"] == browse["connected"] and browse["answered"] == browse["handle_count"] == 0
+        assert chat["offered"] > 0
+    # Filtered to chat, the answer holds the chats only; the sessions ride on them in their own media type.
+    chat_only = query(
+        server,
+        aggregates_body(day, day, NY, media_type="chat", group_by=["queueId"], metrics=["nOffered"]),
+    )
+    offered = {
+        r["group"]["queueId"]: sum(b["metrics"][0]["stats"]["count"] for b in r["data"])
+        for r in chat_only["results"]
+    }
+    assert offered == {
+        q: server.truth.daily_totals(q, "chat", day)["offered"]
+        for q in chat_queues
+        if server.truth.daily_totals(q, "chat", day)["offered"]
+    }
+
+
+def _bucket_counts(answer: dict[str, Any], metric: str, stat: str = "count") -> dict[tuple[str, ...], int]:
+    """(queue, media type, direction, bucket interval) -> the metric's stat in an answer."""
+    out: dict[tuple[str, ...], int] = defaultdict(int)
+    for result in answer["results"]:
+        group = result["group"]
+        for bucket in result["data"]:
+            for entry in bucket["metrics"]:
+                if entry["metric"] == metric:
+                    key = (group["queueId"], group["mediaType"], group["direction"], bucket["interval"])
+                    out[key] += int(entry["stats"][stat])
+    return dict(out)
+
+
+def test_each_new_metric_lands_in_the_bucket_of_its_own_event(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    server = make_sandbox(queue_count=20, conversations_per_queue_day=150)
+    day = date(2026, 9, 15)
+    start, end = (int(t.timestamp() * 1000) for t in day_bounds(day, NY))
+    half_hour = 1_800_000
+    answer = query(server, aggregates_body(day, day, NY))
+    org = server.org
+    data = org.days(day - timedelta(days=1), day)
+    media_names = ("voice", "callback", "chat", "email", "message", "cobrowse")
+
+    def in_buckets(
+        times: np.ndarray, rows: np.ndarray, weights: np.ndarray | None = None
+    ) -> dict[tuple[str, ...], int]:
+        """Events (instants of the given rows) counted per group and half-hour of the day they fall in."""
+        out: dict[tuple[str, ...], int] = defaultdict(int)
+        for i, t in zip(rows.tolist(), times.tolist(), strict=True):
+            if start <= t < end:
+                b = start + (t - start) // half_hour * half_hour
+                interval = iso_interval(
+                    datetime.fromtimestamp(b / 1000, tz=UTC),
+                    datetime.fromtimestamp((b + half_hour) / 1000, tz=UTC),
+                )
+                group = (
+                    org.queues[data.queue[i]].id,
+                    media_names[data.media[i]],
+                    ("inbound", "outbound")[data.direction[i]],
+                )
+                out[(*group, interval)] += 1 if weights is None else int(weights[i])
+        return dict(out)
+
+    # Not-responding alerts land when they time out: the queue's alerting timeout after they started.
+    timeout_s = {
+        media: org.queue_settings_json(org.queues[0])["mediaSettings"][SETTINGS_NAME[media]][
+            "alertingTimeoutSeconds"
+        ]
+        for media in media_names[:5]
+    }
+    want: dict[tuple[str, ...], int] = defaultdict(int)
+    straddling = 0
+    for j in range(data.nr_end.shape[1]):
+        rows = np.flatnonzero(data.not_responding > j)
+        ends = data.nr_end[rows, j]
+        for key, n in in_buckets(ends, rows).items():
+            want[key] += n
+        starts = ends - np.array([timeout_s[media_names[m]] * 1000 for m in data.media[rows]], dtype=np.int64)
+        inside = (ends >= start) & (ends < end)
+        straddling += int((inside & ((starts - start) // half_hour != (ends - start) // half_hour)).sum())
+    assert _bucket_counts(answer, "tNotResponding") == dict(want)
+    assert straddling > 0  # alerts that start in one half-hour and time out in the next count in the later
+    # Transfers land at the end of the agent's talk; short abandons at the disconnect; outbound attempts at
+    # dial start and the dialer's abandons when it drops the call; connections when the agent (or the
+    # co-browse session) connects.
+    transferred = np.flatnonzero(data.transfer > 0)
+    assert _bucket_counts(answer, "nTransferred") == in_buckets(data.talk_end[transferred], transferred)
+    short = np.flatnonzero((data.direction == 0) & (data.outcome == OUTCOME_ABANDONED) & (data.wait < 10_000))
+    assert _bucket_counts(answer, "tShortAbandon") == in_buckets(data.wait_end[short], short)
+    assert _bucket_counts(answer, "tShortAbandon", "sum") == in_buckets(
+        data.wait_end[short], short, data.wait
+    )
+    outbound = np.flatnonzero(data.direction == 1)
+    assert _bucket_counts(answer, "nOutboundAttempted") == in_buckets(data.offered[outbound], outbound)
+    dropped = np.flatnonzero((data.direction == 1) & (data.outcome == OUTCOME_ABANDONED))
+    assert dropped.size and _bucket_counts(answer, "nOutboundAbandoned") == in_buckets(
+        data.wait_end[dropped], dropped
+    )
+    connected = np.flatnonzero(data.outcome == OUTCOME_ANSWERED)
+    sessions = np.flatnonzero(data.outcome == OUTCOME_SESSION)
+    want = defaultdict(int, in_buckets(data.wait_end[connected], connected))
+    for key, n in in_buckets(data.offered[sessions], sessions).items():
+        want[key] += n
+    assert sessions.size and _bucket_counts(answer, "nConnected") == dict(want)
+    # Talk and handle land on different days when after-call work ends after midnight.
+    frame = server.truth.daily_frame(day, day)
+    assert (frame["talk_count"] != frame["handle_count"]).any()

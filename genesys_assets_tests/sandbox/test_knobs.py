@@ -1,5 +1,6 @@
 """The sandbox's behaviour knobs, over real HTTP: rate limit, outages, credentials, permissions, limits,
-async jobs, token expiry, injected faults, response mutations, admin routes and the CLI."""
+async jobs, token expiry, injected faults, response mutations, admin routes, the CLI, and the org's
+analytics settings (service-level switches, short-abandon threshold, metrics reported without direction)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from genesys_assets_tests.sandbox_fixtures import (
     JOBS_PATH,
     QUEUES_PATH,
     aggregates_body,
+    daily_measures,
     make_sandbox,
     sandbox,
     sandbox_http,
@@ -396,3 +398,130 @@ def test_stopped_sandbox_is_unreachable(make_sandbox: Callable[..., SandboxServe
         server.stop()
         with pytest.raises(httpx.TransportError):
             http.get("/sandbox/health")
+
+
+Bucket = tuple[tuple[tuple[str, str], ...], str]
+
+
+def by_bucket(answer: dict[str, Any]) -> dict[Bucket, dict[str, dict[str, Any]]]:
+    """(group items, interval) -> metric -> stats."""
+    return {
+        (tuple(sorted(r["group"].items())), b["interval"]): {m["metric"]: m["stats"] for m in b["metrics"]}
+        for r in answer.get("results", [])
+        for b in r["data"]
+    }
+
+
+def count(stats: dict[str, dict[str, Any]], metric: str) -> int:
+    return int(stats[metric]["count"]) if metric in stats else 0
+
+
+@pytest.mark.parametrize(
+    ("flow_outs", "short_abandons", "abandons"),
+    [
+        (False, True, True),
+        (True, True, True),
+        (False, False, True),
+        (False, True, False),
+        (False, False, False),
+        (True, False, False),
+    ],
+)
+def test_service_level_switches_change_the_denominator_as_defined(
+    make_sandbox: Callable[..., SandboxServer], flow_outs: bool, short_abandons: bool, abandons: bool
+) -> None:
+    server = make_sandbox(queue_count=10, conversations_per_queue_day=80)
+    with sandbox_http(server) as http:
+        before = by_bucket(http.post(AGGREGATES_PATH, json=day_body()).json())
+        server.update(
+            sl_include_flow_outs=flow_outs,
+            sl_include_short_abandons=short_abandons,
+            sl_include_abandons=abandons,
+        )
+        answer = http.post(AGGREGATES_PATH, json=day_body()).json()
+    after = by_bucket(answer)
+    assert after.keys() == before.keys()
+    seen = {"tShortAbandon": 0, "tFlowOut": 0}
+    for key, stats in after.items():
+        answered, abandoned = count(stats, "tAnswered"), count(stats, "tAbandon")
+        short, flowed = count(stats, "tShortAbandon"), count(stats, "tFlowOut")
+        seen["tShortAbandon"] += short
+        seen["tFlowOut"] += flowed
+        denominator = answered
+        if abandons:
+            denominator += abandoned - (0 if short_abandons else short)
+        if flow_outs:
+            denominator += flowed
+        if denominator:
+            level = stats["oServiceLevel"]
+            assert level["denominator"] == denominator, key
+            assert level["numerator"] == answered - count(stats, "nOverSla") <= denominator
+        else:
+            assert "oServiceLevel" not in stats, key
+        others = {m: s for m, s in stats.items() if m != "oServiceLevel"}
+        assert others == {m: s for m, s in before[key].items() if m != "oServiceLevel"}  # nothing else moves
+    assert seen["tShortAbandon"] and seen["tFlowOut"]  # the day has both, so every switch is exercised
+    for (queue_id, media, direction, day), measures in daily_measures(answer["results"], NY).items():
+        assert measures == server.truth.daily_totals(queue_id, media, day, direction)
+
+
+def test_short_abandon_threshold_decides_the_short_abandons(
+    make_sandbox: Callable[..., SandboxServer],
+) -> None:
+    server = make_sandbox(queue_count=10, conversations_per_queue_day=80)
+    shorts = {}
+    with sandbox_http(server) as http:
+        for threshold in (0, 10, 30):
+            server.update(short_abandon_threshold_s=threshold)
+            answer = http.post(AGGREGATES_PATH, json=day_body()).json()
+            buckets = by_bucket(answer)
+            shorts[threshold] = sum(count(stats, "tShortAbandon") for stats in buckets.values())
+            for stats in buckets.values():
+                if "tShortAbandon" in stats:
+                    short, abandon = stats["tShortAbandon"], stats["tAbandon"]
+                    assert short["count"] <= abandon["count"] and short["sum"] <= abandon["sum"]
+                    assert short["min"] == abandon["min"] and short["max"] < threshold * 1000
+            for (queue_id, media, direction, day), measures in daily_measures(answer["results"], NY).items():
+                assert measures == server.truth.daily_totals(queue_id, media, day, direction)
+    assert shorts[0] == 0 < shorts[10] < shorts[30]
+
+
+def test_partial_group_metrics_come_without_direction(make_sandbox: Callable[..., SandboxServer]) -> None:
+    partial = ("nConnected", "tAlert", "tShortAbandon", "oServiceLevel")
+    server = make_sandbox(queue_count=10, conversations_per_queue_day=80)
+    by_queue_media = day_body(group_by=["queueId", "mediaType"])
+    with sandbox_http(server) as http:
+        plain = http.post(AGGREGATES_PATH, json=day_body()).json()
+        plain_by_queue_media = http.post(AGGREGATES_PATH, json=by_queue_media).json()
+        server.update(partial_group_metrics=list(partial))
+        answer = http.post(AGGREGATES_PATH, json=day_body()).json()
+        assert http.post(AGGREGATES_PATH, json=by_queue_media).json() == plain_by_queue_media
+    without = [r for r in answer["results"] if "direction" not in r["group"]]
+    detailed = [r for r in answer["results"] if "direction" in r["group"]]
+    assert without and all(set(r["group"]) == {"queueId", "mediaType"} for r in without)
+    assert {m["metric"] for r in without for b in r["data"] for m in b["metrics"]} == set(partial)
+    assert not {m["metric"] for r in detailed for b in r["data"] for m in b["metrics"]} & set(partial)
+    # The detailed groups keep every other metric as they were.
+    kept = {
+        key: {m: s for m, s in stats.items() if m not in partial}
+        for key, stats in by_bucket({"results": detailed}).items()
+    }
+    assert kept == {
+        key: {m: s for m, s in stats.items() if m not in partial} for key, stats in by_bucket(plain).items()
+    }
+    # Groups without direction plus the detailed groups hold the conversations' totals per queue x media type.
+    measured = daily_measures(answer["results"], NY, group_keys=("queueId", "mediaType"))
+    assert measured
+    for (queue_id, media, day), measures in measured.items():
+        assert measures == server.truth.daily_totals_by_media(queue_id, media, day)
+    # The detailed groups alone miss them: a test that reads only those would see zeros.
+    detailed_only = daily_measures(detailed, NY)
+    assert all(m["connected"] == m["alert_count"] == 0 for m in detailed_only.values())
+
+
+def test_analytics_settings_are_validated(sandbox: SandboxServer) -> None:
+    with pytest.raises(ConfigError, match="nBogus"):
+        sandbox.update(partial_group_metrics=["nBogus"])
+    with pytest.raises(ConfigError, match="short_abandon_threshold_s"):
+        sandbox.update(short_abandon_threshold_s=-1)
+    assert sandbox.config.partial_group_metrics == () and sandbox.config.short_abandon_threshold_s == 10.0
