@@ -19,13 +19,14 @@ from genesys_assets.sandbox.config import (
     ConfigError,
     SandboxConfig,
 )
-from genesys_assets.sandbox.generator import MEDIA_TYPES, SandboxOrg, SandboxQueue
+from genesys_assets.sandbox.generator import ANALYTICS_MEDIA_TYPES, MEDIA_TYPES, SandboxOrg, SandboxQueue
 from genesys_assets.sandbox.query import SUPPORTED_METRICS
 from genesys_assets.sandbox.server import SandboxServer
 from genesys_assets.sandbox.truth import Truth
 
 __all__ = [
     "ALL_PERMISSIONS",
+    "ANALYTICS_MEDIA_TYPES",
     "FAULT_KINDS",
     "MEDIA_TYPES",
     "MUTATIONS",

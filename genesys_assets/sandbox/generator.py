@@ -297,9 +297,7 @@ class DayData:
     acw: np.ndarray
     dialing: np.ndarray  # dialing and contacting of an outbound call; 0 inbound
     ring: np.ndarray  # int64 ms the answered alert rang (ends at wait_end); 0 when not answered in queue
-    not_responding: (
-        np.ndarray
-    )  # int8 not-responding alerts (0..MAX_NOT_RESPONDING), each of the alert timeout
+    not_responding: np.ndarray  # int8 not-responding alerts (0..MAX_NOT_RESPONDING), each one timeout long
     nr_end: np.ndarray  # int64 [rows, MAX_NOT_RESPONDING] epoch ms each such alert ended; 0 past the count
 
     @property
@@ -408,8 +406,6 @@ class SandboxOrg:
             sl_target[served, m] = np.array(_SL_PERCENTAGES)[pick_pct][served]
             sl_ms[served, m] = (np.array(choices, dtype=np.int64)[pick_s] * 1000)[served]
         self.has_media = has
-        # bool [queues, analytics media types]: the channels with traffic, co-browse on the chat queues.
-        self.channel_media = np.concatenate([has, has[:, [MEDIA_INDEX["chat"]]]], axis=1)
         self.sl_target = sl_target
         self.sl_ms = sl_ms
         # Outbound voice work on a share of the queues that serve voice (at least one when the share is not 0;

@@ -155,9 +155,10 @@ def test_fetch_filters_queues_and_reads_paged_job_results(make_sandbox: MakeSand
 @pytest.mark.parametrize(
     ("queue_count", "mode", "data_calls"),
     [
-        # 2 queues: 5 groups, one result page of 25 per job: 12 x (submit + 2 polls + 1 page) = 48.
+        # 2 queues: 6 groups (one of them co-browse), one result page of 25 per job: 12 x (submit + 2 polls +
+        # 1 page) = 48.
         (2, "async", 48),
-        # 40 queues: 88 groups, 4 pages per job: 12 x 7 = 84 > 53 weekly synchronous queries.
+        # 40 queues: 111 groups, 5 pages per job: 12 x 8 = 96 > 53 weekly synchronous queries.
         (40, "sync", 53),
     ],
 )
@@ -182,7 +183,7 @@ def test_a_year_is_planned_from_the_groups_with_traffic_in_its_last_week(
         for day in last_week
         if any(server.truth.daily_totals(queue_id, media, day, direction).values())
     }
-    assert len(groups) == {2: 5, 40: 88}[queue_count]
+    assert len(groups) == {2: 6, 40: 111}[queue_count]
     assert (year.mode, year.estimated_calls) == (mode, data_calls)
     assert year.estimated_calls == min(year.sync_calls, year.async_calls)
     assert probe_calls == 1 == server.stats()["requests"]["aggregates_query"]  # one query counted them

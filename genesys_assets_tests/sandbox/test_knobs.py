@@ -517,6 +517,20 @@ def test_partial_group_metrics_come_without_direction(make_sandbox: Callable[...
     # The detailed groups alone miss them: a test that reads only those would see zeros.
     detailed_only = daily_measures(detailed, NY)
     assert all(m["connected"] == m["alert_count"] == 0 for m in detailed_only.values())
+    # An async job's pages hold the same groups, those without direction included.
+    server.update(job_polls=0, job_page_size=7)
+    with sandbox_http(server) as http:
+        job_id = http.post(JOBS_PATH, json=day_body()).json()["jobId"]
+        assert http.get(f"{JOBS_PATH}/{job_id}").json()["state"] == "FULFILLED"
+        paged, cursor = [], None
+        for _ in range(50):
+            params = {"cursor": cursor} if cursor else None
+            page = http.get(f"{JOBS_PATH}/{job_id}/results", params=params).json()
+            paged += page["results"]
+            cursor = page.get("cursor")
+            if not cursor:
+                break
+    assert paged == answer["results"]
 
 
 def test_analytics_settings_are_validated(sandbox: SandboxServer) -> None:
