@@ -271,7 +271,7 @@ FAILING: dict[str, Failing] = {
     ),
     "null_queue_id": Failing(
         "AggregatesFormatError",
-        ("has queueId None", "must give it a non-empty string", "roll-up group leaves the key out"),
+        ("has queueId None", "must give it a non-empty string", "partial group leaves the key out"),
         knobs={"mutation": "null_queue"},
     ),
     "interval_outside_the_partition": Failing(
@@ -398,10 +398,13 @@ def test_answered_above_offered_does_not_block_the_export(pipeline: Pipeline) ->
     ("knobs", "day"),
     [
         ({"mutation": "extra_fields"}, "2026-08-17"),  # unknown fields at every level
-        ({"mutation": "partial_group"}, "2026-08-18"),  # a roll-up group without queueId
+        (
+            {"mutation": "partial_group"},
+            "2026-08-18",
+        ),  # a partial group without queueId: kept raw, not in KPIs
         ({"float_stats": True}, "2026-08-19"),  # sums and counts sent as 1234.0
     ],
-    ids=["unexpected_new_fields", "rollup_group", "float_statistics"],
+    ids=["unexpected_new_fields", "partial_group", "float_statistics"],
 )
 def test_tolerated_answers_give_exact_figures(knobs: dict[str, Any], day: str, pipeline: Pipeline) -> None:
     pipeline.sandbox.update(**knobs)

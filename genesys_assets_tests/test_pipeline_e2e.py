@@ -228,7 +228,9 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
     summed = pl.concat(week_days).group_by(channel).agg(pl.col(m).sum() for m in KPI_MEASURES).sort(channel)
     weekly = pl.read_parquet(pipeline.lake_dir / "queue_kpis_weekly" / "2026-10-12.parquet")
     assert weekly.select(summed.columns).sort(channel).equals(summed)
-    assert set(weekly["days_interpolated"]) == {1} and set(weekly["days_observed"]) == {6}
+    # Every channel has the gap day estimated; a channel whose first traffic came during the week (a
+    # co-browse session riding on a chat) has no rows on the days before it, so it was observed on fewer.
+    assert set(weekly["days_interpolated"]) == {1} and max(weekly["days_observed"]) == 6
 
     # The outage ends; the day is backfilled and comes out exact with its flags cleared.
     pipeline.sandbox.update(outage_days=frozenset())

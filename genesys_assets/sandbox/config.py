@@ -58,7 +58,7 @@ MUTATIONS: Final[tuple[str, ...]] = (
     "misaligned",  # the first bucket's interval is shifted by 7 minutes
     "missing_metric",  # tHandle is dropped from every bucket
     "extra_fields",  # unknown fields appear at every level
-    "partial_group",  # a roll-up group with only mediaType is appended
+    "partial_group",  # a copy of the first group with only mediaType (a partial group) is appended
     "sl_overflow",  # an oServiceLevel numerator exceeds its denominator
 )
 
