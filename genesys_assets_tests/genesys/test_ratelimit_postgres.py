@@ -73,8 +73,18 @@ def test_processes_with_their_own_folders_share_one_budget(
     go = time.time() + 4.0
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, server.url, db_url(postgres), str(tmp_path / f"host{i}")]
-            + [str(per_process), str(rate), str(burst), str(go)],
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                server.url,
+                db_url(postgres),
+                str(tmp_path / f"host{i}"),
+                str(per_process),
+                str(rate),
+                str(burst),
+                str(go),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
