@@ -506,10 +506,10 @@ def test_rejected_credentials_fail_once_while_a_503_storm_is_retried(deployment:
     login host rejects fails once and is not retried; a run whose API calls meet more 503s than the client
     retries inside the step fails, is retried by the daemon, and the retry succeeds."""
     sandbox = deployment.sandbox
-    secret = sandbox.client_secret
-    sandbox.update(
-        client_secret="rotated-" + secret[::-1]
-    )  # the org rotated the secret; the deployment did not
+    secret, slow = sandbox.client_secret, sandbox.config.fault_rates
+    sandbox.update(fault_rates={})  # answers at once here: this test times nothing
+    # The org rotated the secret; the deployment did not.
+    sandbox.update(client_secret="rotated-" + secret[::-1])
     try:
         rejected = _launch_run(deployment, "genesys_directory_job")
         assert _wait_runs_done(deployment, lambda: [rejected], 1) == {rejected: "FAILURE"}
@@ -521,22 +521,25 @@ def test_rejected_credentials_fail_once_while_a_503_storm_is_retried(deployment:
     assert tags["dagster/failure_reason"] == "STEP_FAILURE"
 
     # More 503s than GENESYS_MAX_ATTEMPTS (3): the step gives up, the run fails and the daemon retries it.
-    sandbox.update(fault_script=["503"] * 3)
-    storm = _launch_run(deployment, "genesys_directory_job")
-    assert _wait_runs_done(deployment, lambda: [storm], 1) == {storm: "FAILURE"}
-    storm_tags = _run_tags(deployment, storm)
-    assert (
-        storm_tags["dagster/will_retry"] == "true"
-        and "dagster/retry_on_asset_or_op_failure" not in storm_tags
-    )
-    retry = wait_until(
-        lambda: _retries_of(deployment, storm),
-        timeout=60,
-        interval=1.0,
-        what="the daemon's retry",
-        alive=deployment.services,
-    )
-    assert _wait_runs_done(deployment, lambda: retry, 1) == {retry[0]: "SUCCESS"}
+    try:
+        sandbox.update(fault_script=["503"] * 3)
+        storm = _launch_run(deployment, "genesys_directory_job")
+        assert _wait_runs_done(deployment, lambda: [storm], 1) == {storm: "FAILURE"}
+        storm_tags = _run_tags(deployment, storm)
+        assert (
+            storm_tags["dagster/will_retry"] == "true"
+            and "dagster/retry_on_asset_or_op_failure" not in storm_tags
+        )
+        retry = wait_until(
+            lambda: _retries_of(deployment, storm),
+            timeout=60,
+            interval=1.0,
+            what="the daemon's retry",
+            alive=deployment.services,
+        )
+        assert _wait_runs_done(deployment, lambda: retry, 1) == {retry[0]: "SUCCESS"}
+    finally:
+        sandbox.update(fault_rates=slow)
     assert _run_tags(deployment, retry[0])["dagster/retry_number"] == "1"
 
     # The daemon handled the later storm run, so it has seen the rejected run's failure too: one attempt only.

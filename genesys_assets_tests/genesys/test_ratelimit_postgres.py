@@ -68,9 +68,9 @@ def _env() -> dict[str, str]:
 def test_processes_with_their_own_folders_share_one_budget(
     make_sandbox: MakeSandbox, postgres: PostgresServer, tmp_path: Path
 ) -> None:
-    rate, burst, per_process = 5.0, 5, 12
+    rate, burst, per_process = 5.0, 5, 10
     server = make_sandbox(requests_per_second=rate * 1.2, burst=burst * 2)
-    go = time.time() + 4.0
+    go = time.time() + 3.0
     workers = [
         subprocess.Popen(
             [
