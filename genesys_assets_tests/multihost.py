@@ -81,6 +81,8 @@ def in_namespace(namespace: str, action: Callable[[], T]) -> T:
     thread = threading.Thread(target=target, name=f"netns-{namespace}")
     thread.start()
     thread.join(timeout=60)
+    if thread.is_alive():
+        raise TimeoutError(f"starting a service in namespace {namespace} took more than 60 s")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
