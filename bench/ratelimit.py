@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ratelimit.py            # R = 20 requests/s, 15 s per setting
     .venv/bin/python bench/ratelimit.py --quick    # 3 s, 4 processes only
+    .venv/bin/python bench/ratelimit.py --hosts    # two hosts (network namespaces; root): shared vs per-host
 
 The sandbox Genesys org runs in its own process with a server-side token bucket of R requests/s (burst 10):
 a request over the limit gets 429 with Retry-After, as Genesys answers. Each worker process builds our
@@ -10,6 +11,12 @@ GENESYS_RATE_LIMIT_DIR, waits for a common start instant (given once every worke
 in a loop bounded by time and count (the parent gives the start once every worker is ready). The first seconds (the full buckets' burst) are the warm-up; the rest
 is the steady state. Printed per setting: achieved rate / R, and the 429s seen by the clients and counted
 by the server, in warm-up and in steady state.
+
+`--hosts` measures across machines instead: a services host (PostgreSQL, the sandbox org enforcing R, S3) and
+two worker hosts built from Linux network namespaces (`genesys_assets_tests/multihost.py`), each running one
+Dagster run of `genesys_daily_job` over the same days at once (one request per day), first with the OAuth
+client's bucket shared in PostgreSQL (`GENESYS_RATE_LIMIT_URL`), then with each host's own file bucket. It
+prints the combined rate the org saw while both runs fetched, side by side, and their ratio.
 """
 
 from __future__ import annotations
@@ -227,6 +234,50 @@ def parent(args: argparse.Namespace) -> int:
     return 0
 
 
+def hosts(args: argparse.Namespace) -> int:
+    """Shared PostgreSQL bucket vs per-host file buckets, two worker hosts, real daily-job runs."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from genesys_assets_tests import multihost
+
+    rate, burst = args.rate, CLIENT_BURST
+    first = date(2026, 10, 1)
+    days = (first.isoformat(), (first + timedelta(days=args.days - 1)).isoformat())
+    print(
+        f"rate-limit bench, two hosts: org limit R = {rate:g} requests/s (burst {2 * burst}); clients at R, "
+        f"burst {burst}; each host one run of genesys_daily_job over {args.days} days (one request a day)",
+        flush=True,
+    )
+    started = time.monotonic()
+    with (
+        multihost.three_hosts() as machine,
+        multihost.services_on(
+            machine, rate=rate, burst=2 * burst, days=("2026-09-01", "2026-12-31")
+        ) as services,
+    ):
+        shared, per_host = multihost.compare_buckets(machine, services, rate=rate, burst=burst, days=days)
+    print()
+    print(
+        "bucket                 runs       window  requests  combined rate  rate/R  429 at org  429 in runs"
+    )
+    for name, result in (("shared (PostgreSQL)", shared), ("per-host (files)", per_host)):
+        statuses = "/".join(run.status[:4] for run in result.runs)
+        print(
+            f"{name:<21}  {statuses:<9}  {result.window_s:>5.1f} s  {result.requests_in_window:>8.1f}  "
+            f"{result.rate:>9.2f}/s  {result.rate / rate:>6.2f}  {result.server_429_total:>10}  "
+            f"{sum(run.http_429 for run in result.runs):>11}"
+        )
+    print(f"\n{time.monotonic() - started:.1f} s in all")
+    print(
+        ratio_line(
+            "combined rate at the org, per-host file buckets vs shared PostgreSQL bucket",
+            per_host.rate / shared.rate if shared.rate else 0.0,
+            detail=f"[shared {shared.rate / rate:.2f} R with {shared.server_429_total} x 429; per-host "
+            f"{per_host.rate / rate:.2f} R with {per_host.server_429_total} x 429]",
+        )
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -239,12 +290,20 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--seconds", type=float, required=True)
     w.add_argument("--max-calls", type=int, required=True)
     parser.add_argument("--quick", action="store_true", help="3 s, 4 processes only")
-    parser.add_argument("--rate", type=float, default=20.0, help="R, requests per second (default 20)")
+    parser.add_argument("--hosts", action="store_true", help="two hosts in network namespaces (root)")
+    parser.add_argument("--days", type=int, default=16, help="--hosts: days per run (default 16)")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="R, requests per second (default 20; 4 with --hosts)"
+    )
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--warmup", type=float, default=None)
     args = parser.parse_args(argv)
     if args.mode == "worker":
         return worker(args)
+    if args.hosts:
+        args.rate = args.rate or 4.0
+        return hosts(args)
+    args.rate = args.rate or 20.0
     args.seconds = args.seconds or (3.0 if args.quick else 15.0)
     args.warmup = args.warmup or (1.0 if args.quick else 2.0)
     args.processes = (4,) if args.quick else (1, 2, 4)

@@ -25,6 +25,7 @@ from dagster_aws.s3 import S3Resource
 
 from genesys_assets.defs.io_manager import PartitionedParquetIOManager
 from genesys_assets.defs.resources import S3ExportResource
+from genesys_assets.genesys.ratelimit import masked_url
 from genesys_assets.genesys.regions import resolve_hosts
 from genesys_assets.genesys.settings import GenesysSettings
 from genesys_assets.localtime import GRANULARITY_MINUTES, Granularity, zone
@@ -89,6 +90,8 @@ class Variable:
     field: str
     unset: str = ""  # how README.md words a default that is not a value ("from the region")
     at_run_time: bool = False  # read through `EnvVar` when a run starts: required, never shown in the UI
+    secret: bool = False  # may hold a password: checked at load, then read through `EnvVar`, never shown
+    example: str = ""  # a good value, for error messages when the default is no value
 
     @property
     def default(self) -> Any:
@@ -124,6 +127,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GENESYS_REQUESTS_PER_SECOND", GenesysSettings, "requests_per_second"),
     Variable("GENESYS_BURST", GenesysSettings, "burst"),
     Variable("GENESYS_RATE_LIMIT_DIR", GenesysSettings, "rate_limit_dir", unset="the temp dir"),
+    Variable(
+        "GENESYS_RATE_LIMIT_URL",
+        GenesysSettings,
+        "rate_limit_url",
+        unset="unset",
+        secret=True,
+        example="postgresql://USER@HOST:5432/DB",
+    ),
     Variable("GENESYS_TIMEOUT_S", GenesysSettings, "timeout_s"),
     Variable("GENESYS_MAX_ATTEMPTS", GenesysSettings, "max_attempts"),
     Variable("GENESYS_MAX_RETRY_SECONDS", GenesysSettings, "max_retry_seconds"),
@@ -175,6 +186,8 @@ def read(env: Mapping[str, str] | None = None, *, today: date | None = None) -> 
         text = env.get(variable.name, "").strip()
         if text:
             target[variable.field] = _parse(variable, text)
+            if variable.secret:
+                target[variable.field] = dg.EnvVar(variable.name)
     genesys = values.get(GenesysSettings, {})
     try:  # the hosts fail the load too, not only the first run
         resolve_hosts(
@@ -205,7 +218,7 @@ def _show(value: Any) -> str:
 def _parse(variable: Variable, text: str) -> Any:
     """The value of `text` for the variable's field: parsed by the field's type, checked by its rule."""
     kind = variable.kind
-    example = f"{variable.name}={_show(variable.default)}"
+    example = f"{variable.name}={variable.example or _show(variable.default)}"
     parsers: dict[Any, Callable[[str], Any]] = {int: int, float: float, date: date.fromisoformat}
     if typing.get_origin(kind) is Literal:
         choices = typing.get_args(kind)
@@ -228,7 +241,8 @@ def _parse(variable: Variable, text: str) -> Any:
     check = getattr(variable.target, "problem", None)
     problem = check(variable.field, value) if check else None
     if problem:
-        raise SettingsError(f"{variable.name}={text} {problem}; set it like {example}.")
+        shown = masked_url(text) if variable.secret else text
+        raise SettingsError(f"{variable.name}={shown} {problem}; set it like {example}.")
     return value
 
 

@@ -25,6 +25,7 @@ for _name in (
     "GENESYS_MAX_QUERY_DAYS",
     "GENESYS_MAX_JOB_DAYS",
     "GENESYS_MAX_QUEUE_PREDICATES",
+    "GENESYS_RATE_LIMIT_URL",
 ):
     os.environ.pop(_name, None)
 

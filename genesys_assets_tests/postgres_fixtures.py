@@ -5,6 +5,10 @@ The suite's conftest loads it as a pytest plugin; name it as a test argument:
 * ``postgres`` (module scope): a started :class:`PostgresServer` with an empty database, reachable over TCP
   on 127.0.0.1 (password authentication) and over a Unix socket in its own temporary folder.
 
+A server can also run inside a network namespace (``netns``, see `genesys_assets_tests/multihost.py`): it then
+listens on an address of that namespace, accepts password logins from ``allowed_network``, and the test
+itself talks to it over its Unix socket, which a network namespace does not separate.
+
 The server binaries come from the Debian ``postgresql`` package (``scripts/system-packages.sh`` installs it);
 ``initdb`` refuses to run as root, so as root every server command runs as the ``postgres`` OS user.
 """
@@ -55,6 +59,8 @@ class PostgresServer:
     user: str = DB_USER
     password: str = field(default_factory=lambda: secrets.token_urlsafe(18), repr=False)
     db_name: str = DB_NAME
+    netns: str | None = None  # run the server inside this network namespace
+    allowed_network: str | None = None  # e.g. 10.250.77.0/24: password logins from there (other hosts)
 
     @property
     def data_dir(self) -> Path:
@@ -71,7 +77,9 @@ class PostgresServer:
     def _as_server_user(self, args: Sequence[str]) -> list[str]:
         command = [str(self.bin_dir / args[0]), *args[1:]]
         if os.geteuid() == 0:
-            return ["runuser", "-u", SERVER_USER, "--", *command]
+            command = ["runuser", "-u", SERVER_USER, "--", *command]
+        if self.netns:
+            command = ["ip", "netns", "exec", self.netns, *command]
         return command
 
     def _run(self, args: Sequence[str], timeout: float) -> None:
@@ -107,6 +115,9 @@ class PostgresServer:
             timeout=120,
         )
         password_file.unlink()
+        if self.allowed_network:
+            with (self.data_dir / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.allowed_network} scram-sha-256\n")
         options = (
             f"-c listen_addresses={self.host} -p {self.port} -k {self.socket_dir} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -143,9 +154,10 @@ class PostgresServer:
             )
 
     def connect(self, db_name: str | None = None) -> Any:
-        """A psycopg2 connection over TCP with password authentication."""
+        """A psycopg2 connection over TCP with password authentication (over the Unix socket for a server in
+        another network namespace)."""
         return psycopg2.connect(
-            host=self.host,
+            host=str(self.socket_dir) if self.netns else self.host,
             port=self.port,
             user=self.user,
             password=self.password,
@@ -162,6 +174,10 @@ class PostgresServer:
                 return list(cursor.fetchall())
         finally:
             connection.close()
+
+    def url(self) -> str:
+        """The ``postgresql://`` URL of the database over TCP, password included."""
+        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.db_name}"
 
     def dagster_env(self) -> dict[str, str]:
         """The variables deploy/dagster.yaml reads its connection settings from."""

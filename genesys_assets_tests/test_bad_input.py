@@ -35,6 +35,7 @@ import pytest
 from genesys_assets import config
 from genesys_assets.config import SettingsError
 from genesys_assets.defs.automation import DAILY_ASSETS
+from genesys_assets.defs.failures import NOT_RETRIED_TAG
 from genesys_assets.defs.resources import build_resources
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets.sandbox.config import PERMISSION_AGGREGATES, PERMISSION_QUEUES
@@ -291,6 +292,13 @@ FAILING: dict[str, Failing] = {
         rebuild=True,
     ),
 }
+RETRY_MAY_CURE = {
+    "UnexpectedResponse",
+    "ServerUnavailable",
+    "RateLimitExhausted",
+    "JobFailed",
+    "LakeStorageError",
+}
 FAILING_DAYS = {name: (date(2026, 9, 1) + timedelta(days=i)).isoformat() for i, name in enumerate(FAILING)}
 
 
@@ -334,6 +342,11 @@ def test_failing_input(
     assert not {asset for asset, _ in materialized(result)} & {RAW, EXPORT, "genesys_queues"}
     assert (pipeline.lake_dir / "genesys_queues.parquet").read_bytes() == directory_before
     assert lake_file.read_bytes() == b"a file where the lake folder should be"
+    # Run retries leave a run failed that a retry would fail again (credentials, permissions, settings); faults
+    # of the server, the network or the disk may be gone by the retry.
+    tags = pipeline.instance.get_run_by_id(result.run_id).tags  # type: ignore[union-attr]
+    retry_may_cure = case.error in RETRY_MAY_CURE
+    assert tags.get(NOT_RETRIED_TAG) == (None if retry_may_cure else "false"), case.error
 
 
 def test_unset_client_secret_stops_the_run_before_any_step(
@@ -376,6 +389,8 @@ def test_contract_violation_blocks_the_export_in_the_same_run(
     assert materialized(result) == {(RAW, day)}
     assert _lake_files_for(pipeline, [day]) == [f"{RAW}/{day}.parquet"]
     assert _objects_for(pipeline, [day]) == []
+    # The same answer would fail the check again: the run is marked so run retries leave it failed.
+    assert pipeline.instance.get_run_by_id(result.run_id).tags[NOT_RETRIED_TAG] == "false"  # type: ignore[union-attr]
 
 
 def test_answered_above_offered_does_not_block_the_export(pipeline: Pipeline) -> None:

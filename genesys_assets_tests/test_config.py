@@ -107,3 +107,14 @@ def test_no_other_module_reads_the_environment() -> None:
         if re.search(r"os\.environ|getenv|EnvVar\(", text):
             readers.append(relative)
     assert readers == []
+
+
+def test_rate_limit_url_is_checked_at_load_and_never_shown() -> None:
+    url = "postgresql://genesys:hunter2-secret@db.internal:5432/dagster"
+    read = config.read({"GENESYS_RATE_LIMIT_URL": url}, today=TODAY)
+    assert read.genesys["rate_limit_url"] == dg.EnvVar("GENESYS_RATE_LIMIT_URL")  # resolved when a run starts
+    with pytest.raises(SettingsError) as excinfo:
+        config.read({"GENESYS_RATE_LIMIT_URL": "mysql://genesys:hunter2-secret@db/x"}, today=TODAY)
+    message = str(excinfo.value)
+    assert "GENESYS_RATE_LIMIT_URL=mysql://genesys:***@db/x must be a postgresql:// URL" in message
+    assert "hunter2" not in message and "GENESYS_RATE_LIMIT_URL=postgresql://USER@HOST:5432/DB" in message

@@ -118,6 +118,7 @@ class Deployment:
     s3_url: str
     services: list[ServiceProcess]
     secrets: tuple[str, ...]  # the database password and the Genesys client secret
+    sandbox: SandboxServer
 
     def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         return graphql(self.webserver_url, query, variables)
@@ -239,6 +240,7 @@ def deployment(
             s3_url=moto_s3,
             services=services,
             secrets=(postgres.password, sandbox.client_secret),
+            sandbox=sandbox,
         )
     finally:
         for service in reversed(services):
@@ -486,3 +488,64 @@ def test_backfill_runs_queue_on_postgres_and_the_api_pool_holds(deployment: Depl
     assert held == 0  # every slot released after the runs
     # The pool, not the run queue alone, kept the API steps apart: runs overlapped while their API steps did not.
     assert max_runs > max_api_steps or blocked > 0
+
+
+def _run_tags(deployment: Deployment, run_id: str) -> dict[str, str]:
+    return dict(deployment.postgres.query("SELECT key, value FROM run_tags WHERE run_id = %s", [run_id]))
+
+
+def _retries_of(deployment: Deployment, run_id: str) -> list[str]:
+    rows = deployment.postgres.query(
+        "SELECT run_id FROM run_tags WHERE key = 'dagster/parent_run_id' AND value = %s", [run_id]
+    )
+    return [row[0] for row in rows]
+
+
+def test_rejected_credentials_fail_once_while_a_503_storm_is_retried(deployment: Deployment) -> None:
+    """Under deploy/dagster.yaml's run retries (2), driven by the real daemon: a run whose credentials the
+    login host rejects fails once and is not retried; a run whose API calls meet more 503s than the client
+    retries inside the step fails, is retried by the daemon, and the retry succeeds."""
+    sandbox = deployment.sandbox
+    secret, slow = sandbox.client_secret, sandbox.config.fault_rates
+    sandbox.update(fault_rates={})  # answers at once here: this test times nothing
+    # The org rotated the secret; the deployment did not.
+    sandbox.update(client_secret="rotated-" + secret[::-1])
+    try:
+        rejected = _launch_run(deployment, "genesys_directory_job")
+        assert _wait_runs_done(deployment, lambda: [rejected], 1) == {rejected: "FAILURE"}
+    finally:
+        sandbox.update(client_secret=secret)
+    tags = _run_tags(deployment, rejected)
+    assert tags["dagster/retry_on_asset_or_op_failure"] == "false"  # put there by the failing step
+    assert tags["dagster/will_retry"] == "false"  # Dagster's own verdict, from deploy/dagster.yaml's settings
+    assert tags["dagster/failure_reason"] == "STEP_FAILURE"
+
+    # More 503s than GENESYS_MAX_ATTEMPTS (3): the step gives up, the run fails and the daemon retries it.
+    try:
+        sandbox.update(fault_script=["503"] * 3)
+        storm = _launch_run(deployment, "genesys_directory_job")
+        assert _wait_runs_done(deployment, lambda: [storm], 1) == {storm: "FAILURE"}
+        storm_tags = _run_tags(deployment, storm)
+        assert (
+            storm_tags["dagster/will_retry"] == "true"
+            and "dagster/retry_on_asset_or_op_failure" not in storm_tags
+        )
+        retry = wait_until(
+            lambda: _retries_of(deployment, storm),
+            timeout=60,
+            interval=1.0,
+            what="the daemon's retry",
+            alive=deployment.services,
+        )
+        assert _wait_runs_done(deployment, lambda: retry, 1) == {retry[0]: "SUCCESS"}
+    finally:
+        sandbox.update(fault_rates=slow)
+    assert _run_tags(deployment, retry[0])["dagster/retry_number"] == "1"
+
+    # The daemon handled the later storm run, so it has seen the rejected run's failure too: one attempt only.
+    assert _retries_of(deployment, rejected) == []
+    events = deployment.postgres.query(
+        "SELECT count(*) FROM event_logs WHERE run_id = %s AND event LIKE %s",
+        [rejected, "%This run will not be retried: CredentialsRejected%"],
+    )[0][0]
+    assert events == 1

@@ -252,6 +252,44 @@ def test_outage_day_is_a_flagged_gap_until_backfilled(make_pipeline) -> None:
     ]
 
 
+def test_three_day_outage_is_refilled_by_one_run_over_its_range(make_pipeline) -> None:
+    outage = [date(2026, 10, 14), date(2026, 10, 15), date(2026, 10, 16)]  # Wednesday to Friday
+    pipeline: Pipeline = make_pipeline(queue_count=4, outage_days=set(outage))
+    pipeline.directory()
+    assert pipeline.daily(("2026-10-12", "2026-10-13")).success
+    assert not pipeline.daily(("2026-10-14", "2026-10-16"), raise_on_error=False).success
+    assert pipeline.daily(("2026-10-17", "2026-10-18")).success
+
+    context = dg.build_sensor_context(instance=pipeline.instance, definitions=defs)
+    refills = [
+        r
+        for r in gap_refills.gap_refill_sensor(context)
+        if isinstance(r, dg.RunRequest) and r.job_name == gap_refills.gap_refill_job.name
+    ]
+    assert len(refills) == 1  # one run for the three days, not one per day
+    (request,) = refills
+    assert request.partition_key is None
+    first, last = (
+        request.tags["dagster/asset_partition_range_start"],
+        request.tags["dagster/asset_partition_range_end"],
+    )
+    assert (first, last) == ("2026-10-14", "2026-10-16")
+
+    # That run, as the sensor asked for it, estimates all three days.
+    result = pipeline.run(gap_refills.GAP_ASSETS, (first, last))
+    assert result.success
+    assert result.dagster_run.tags["dagster/asset_partition_range_end"] == "2026-10-16"
+    for day in outage:
+        estimated = pipeline.export_frame("daily", day.isoformat())
+        assert estimated["is_interpolated"].all() and set(estimated["fill_method"]) == {"linear"}
+    again = gap_refills.gap_refill_sensor(
+        dg.build_sensor_context(instance=pipeline.instance, definitions=defs)
+    )
+    assert not [
+        r for r in again if isinstance(r, dg.RunRequest) and r.job_name == gap_refills.gap_refill_job.name
+    ]
+
+
 def test_observed_means_materialized_not_a_file_in_the_lake(make_pipeline) -> None:
     outage = "2026-10-14"
     pipeline: Pipeline = make_pipeline(queue_count=4, outage_days={date.fromisoformat(outage)})

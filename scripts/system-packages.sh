@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages some tests need, when they are missing: a PostgreSQL server (the deployment test
-# runs a real one on 127.0.0.1) and Chromium (the UI test drives the Dagster UI in headless Chromium).
+# runs a real one on 127.0.0.1), Chromium (the UI test drives the Dagster UI in headless Chromium) and iproute2
+# (the multi-host test builds hosts out of network namespaces with `ip netns` and veth pairs).
 set -euo pipefail
 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

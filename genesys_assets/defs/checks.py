@@ -30,6 +30,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 
 from genesys_assets.config import SETTINGS
+from genesys_assets.defs.failures import do_not_retry
 from genesys_assets.defs.partitions import daily_partitions, weekly_partitions
 from genesys_assets.transforms import contracts
 from genesys_assets.transforms.contracts import CheckOutcome
@@ -270,6 +271,10 @@ class PartitionChecks:
             verdict = (
                 f"failed for {len(failed)} ({', '.join(failed[:5])})" if failed else "passed for every one"
             )
+            if failed and spec.blocking:  # the step fails after these events; a retry would fail it again
+                do_not_retry(
+                    self._context, f"the blocking check {spec.name} failed for {', '.join(failed[:5])}."
+                )
             self._context.log.info(f"Check {spec.name} on {len(outcomes)} partition(s): {verdict}.")
             yield dg.Output(
                 None, output_name=self._context.assets_def.get_output_name_for_asset_check_key(spec.key)

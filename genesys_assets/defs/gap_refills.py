@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import dagster as dg
 
 from genesys_assets.config import SETTINGS
-from genesys_assets.defs.automation import weekly_job
-from genesys_assets.defs.partitions import daily_partitions
+from genesys_assets.defs.automation import range_tags, weekly_job
+from genesys_assets.defs.partitions import contiguous_runs, daily_partitions
 from genesys_assets.transforms import gapfill
 
 GAP_ASSETS = ["queue_kpis_daily", "queue_export_daily"]
@@ -70,7 +70,7 @@ def gap_refill_sensor(context: dg.SensorEvaluationContext):
 
     A day whose extraction failed gets an estimate from its nearest observed neighbours; when a gap is later
     backfilled (or a neighbour appears), every day whose estimate used other neighbours, and every estimated
-    day that is now observed, is re-materialized. Every built week one of whose days changed after it was
+    day that is now observed, is re-materialized: consecutive days as one run over their range. Every built week one of whose days changed after it was
     built (a refill, a backfill, a restatement re-read) is built again, so weekly figures and their
     `days_interpolated` always equal the sum of their days.
     """
@@ -81,8 +81,11 @@ def gap_refill_sensor(context: dg.SensorEvaluationContext):
         partition_keys, observed, _recorded_sources(instance), SETTINGS.gap_window_days
     )
     state = ",".join(refills) + "|" + str(len(observed))
-    for key in refills:
-        yield dg.RunRequest(run_key=f"gap:{key}:{state}", job_name=gap_refill_job.name, partition_key=key)
+    # Consecutive days (an outage of several days) are one run over their range, as a backfill would run
+    # them (the daily assets' single-run backfill policy): one pod and one window read instead of one per day.
+    for first, last in contiguous_runs(refills, partition_keys):
+        where = {"partition_key": first} if first == last else {"tags": range_tags(first, last)}
+        yield dg.RunRequest(run_key=f"gap:{first}..{last}:{state}", job_name=gap_refill_job.name, **where)
     materialization = dg.DagsterEventType.ASSET_MATERIALIZATION
     stale = gapfill.stale_weeks(
         instance.get_latest_storage_id_by_partition(dg.AssetKey("queue_kpis_daily"), materialization),

@@ -11,6 +11,7 @@ import polars as pl
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs import checks
 from genesys_assets.defs.common import GENESYS_POOL, GROUP_RAW, OWNERS
+from genesys_assets.defs.failures import permanent_failures_not_retried
 from genesys_assets.defs.io_manager import PartitionBatches
 from genesys_assets.defs.partitions import daily_partitions, partition_days
 from genesys_assets.defs.resources import GenesysResource
@@ -38,7 +39,7 @@ def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) 
     Downstream tables take queue names from here. Which channels a queue serves is not read from its
     `mediaSettings` (every queue carries all five blocks): it comes from traffic.
     """
-    with genesys.get_client(context.log) as client:
+    with permanent_failures_not_retried(context), genesys.get_client(context.log) as client:
         queues = client.list_queues(queue_ids=SETTINGS.queue_ids or None)
         stats = client.stats
     frame = queues_frame(queues)
@@ -129,7 +130,7 @@ def raw_queue_aggregates(
     def batches() -> Iterator[dict[str, pl.DataFrame]]:
         # Each answer is read from its JSON bytes straight into columns, split into its local days (a chunk
         # holds whole days) and written before the next is processed, so a year is never held at once.
-        with genesys.get_client(context.log) as client:
+        with permanent_failures_not_retried(context), genesys.get_client(context.log) as client:
             for chunk in client.iter_aggregates(
                 days[0],
                 days[-1],

@@ -9,6 +9,7 @@ from genesys_assets import localtime
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs.automation import DAILY_EXPORT_FRESHNESS, WEEKLY_EXPORT_FRESHNESS
 from genesys_assets.defs.common import GROUP_EXPORT, OWNERS, batches, kpi_figures
+from genesys_assets.defs.failures import permanent_failures_not_retried
 from genesys_assets.defs.io_manager import StoredPartitions, table_schema
 from genesys_assets.defs.partitions import daily_partitions, weekly_partitions
 from genesys_assets.defs.resources import S3ExportResource
@@ -34,7 +35,10 @@ class _ExportWriter:
         def put(key: str) -> ExportedObject:
             return self.export_s3.write(frames[key], schema, self.grain, key, run_id=self.context.run_id)
 
-        with ThreadPoolExecutor(max_workers=max(1, min(_WRITE_THREADS, len(frames)))) as pool:
+        with (
+            permanent_failures_not_retried(self.context),
+            ThreadPoolExecutor(max_workers=max(1, min(_WRITE_THREADS, len(frames)))) as pool,
+        ):
             written_objects = dict(zip(frames, pool.map(put, frames), strict=True))
         for key, written in written_objects.items():
             frame = frames[key]

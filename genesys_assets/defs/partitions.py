@@ -39,3 +39,18 @@ channel_window_mapping = dg.TimeWindowPartitionMapping(
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     """The local days of the partitions a run materializes: one, or a whole range in a single-run backfill."""
     return [date.fromisoformat(key) for key in context.partition_keys]
+
+
+def contiguous_runs(keys: list[str], all_keys: list[str]) -> list[tuple[str, str]]:
+    """`keys` as (first, last) pairs of runs of consecutive keys of `all_keys`, in `all_keys` order: the ranges a
+    single-run backfill policy materializes as one run each."""
+    position = {key: index for index, key in enumerate(all_keys)}
+    ranges: list[tuple[str, str]] = []
+    previous = None
+    for key in sorted(keys, key=position.__getitem__):
+        if ranges and previous is not None and position[key] == position[previous] + 1:
+            ranges[-1] = (ranges[-1][0], key)
+        else:
+            ranges.append((key, key))
+        previous = key
+    return ranges

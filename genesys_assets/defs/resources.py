@@ -56,6 +56,11 @@ class GenesysResource(dg.ConfigurableResource):
     rate_limit_dir: str | None = _client_field(
         "rate_limit_dir", "Directory of the shared rate-limit file; default the temp dir."
     )
+    rate_limit_url: str | None = _client_field(
+        "rate_limit_url",
+        "postgresql:// URL of the rate-limit database shared by every machine; unset: the file bucket.",
+        repr=False,
+    )
     timeout_s: float = _client_field("timeout_s", "Per-request timeout in seconds.")
     max_attempts: int = _client_field("max_attempts", "Attempts per request for 429, 5xx and network faults.")
     max_retry_seconds: float = _client_field("max_retry_seconds", "Longest time spent retrying one request.")

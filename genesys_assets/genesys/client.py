@@ -244,6 +244,7 @@ class GenesysClient:
             settings.requests_per_second,
             settings.burst,
             settings.rate_limit_directory(),
+            settings.rate_limit_url,
         )
         self._transport = Transport(settings, self._limiter, self.log, self._secrets)
         self._tokens = TokenManager(self._transport, settings, self.hosts.login_url)

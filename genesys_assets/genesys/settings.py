@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Final, Literal, get_args
 
+from genesys_assets.genesys.ratelimit import masked_url, url_problem
 from genesys_assets.genesys.regions import DEFAULT_REGION, Hosts, resolve_hosts
 
 FetchModeSetting = Literal["auto", "sync", "jobs"]
@@ -34,6 +35,8 @@ class GenesysSettings:
       client (Genesys allows 300 requests per minute per client-credentials token).
     * ``rate_limit_dir``: directory of the shared bucket's SQLite file; default the system temp
       directory. Every process that shares the OAuth client must see the same file.
+    * ``rate_limit_url``: a ``postgresql://`` URL; when set, the bucket lives in that database and is shared
+      by every machine (pod) that reaches it, instead of the file. Shown with its password masked.
     * ``timeout_s``: per-request read/write/pool timeout (connect is capped at 10 s).
     * ``max_attempts`` / ``max_retry_seconds``: retry budget per request for 429, 5xx and network faults;
       ``retry_backoff_s`` is the first exponential backoff step (doubling, jittered, capped at 30 s).
@@ -56,6 +59,7 @@ class GenesysSettings:
     requests_per_second: float = 5.0
     burst: int = 10
     rate_limit_dir: str | None = None
+    rate_limit_url: str | None = None
     timeout_s: float = 30.0
     max_attempts: int = 6
     max_retry_seconds: float = 120.0
@@ -81,7 +85,9 @@ class GenesysSettings:
         for item in fields(self):
             problem = self.problem(item.name, getattr(self, item.name))
             if problem:
-                raise ValueError(f"{item.name}={getattr(self, item.name)!r} {problem}.")
+                shown = getattr(self, item.name)
+                shown = masked_url(shown) if item.name == "rate_limit_url" else shown
+                raise ValueError(f"{item.name}={shown!r} {problem}.")
         self.hosts()  # fail early on an unknown region or a malformed URL
 
     @staticmethod
@@ -93,6 +99,8 @@ class GenesysSettings:
             return "must be a whole number of at least 1"
         if name == "fetch_mode" and value not in FETCH_MODES:
             return f"is not one of {', '.join(FETCH_MODES)}"
+        if name == "rate_limit_url" and value:
+            return url_problem(str(value))
         if name == "token_refresh_margin_s" and not (isinstance(value, int | float) and value >= 0):
             return "must not be negative"
         return None
@@ -114,6 +122,8 @@ class GenesysSettings:
         for field in fields(self):
             value = getattr(self, field.name)
             shown = "'***'" if field.name == "client_secret" else repr(value)
+            if field.name == "rate_limit_url" and value:
+                shown = repr(masked_url(value))
             parts.append(f"{field.name}={shown}")
         return f"GenesysSettings({', '.join(parts)})"
 
