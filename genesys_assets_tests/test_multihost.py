@@ -26,9 +26,9 @@ from genesys_assets_tests import multihost
 
 pytestmark = pytest.mark.e2e
 
-RATE = 2.0  # R: requests per second the org allows (and the OAuth client's configured rate)
+RATE = 3.0  # R: requests per second the org allows (and the OAuth client's configured rate)
 BURST = 2  # the client's bucket; the org allows twice that, so jitter on the way is not refused
-DAYS = ("2026-10-01", "2026-10-07")  # one request per day and host: 14 requests, ~7 s at R
+DAYS = ("2026-10-01", "2026-10-12")  # one request per day and host: 24 requests, ~8 s at R
 
 
 def _describe(result: multihost.LoadResult) -> str:
@@ -63,11 +63,12 @@ def test_two_hosts_share_one_rate_budget_through_postgresql() -> None:
     print(f"\nmulti-host, R = {RATE:g}/s, burst {BURST}, {time.monotonic() - started:.1f} s in all")
     print(_describe(shared))
     print(_describe(per_host))
-    print(f"ratio per-host / shared combined rate: {per_host.rate / shared.rate:.2f}x")
+    if shared.rate:
+        print(f"ratio per-host / shared combined rate: {per_host.rate / shared.rate:.2f}x")
 
     for result in (shared, per_host):
         assert [run.status for run in result.runs] == ["SUCCESS", "SUCCESS"], [r.log for r in result.runs]
-        assert result.window_s >= 2.5, "the two runs barely fetched at the same time"
+        assert result.window_s >= 2.0, "the two runs barely fetched at the same time"
     assert len(keys) == 1 and keys[0][0].startswith("genesys-") and multihost.CLIENT_ID not in keys[0][0]
 
     # Shared: within the budget, the budget used, no 429 anywhere.
