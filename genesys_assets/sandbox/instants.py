@@ -1,4 +1,4 @@
-"""Instants of the sandbox org in UTC epoch milliseconds: local day bounds, DST wall clocks, Genesys ISO strings."""
+"""Instants of the sandbox org in UTC epoch ms: local day bounds, DST wall clocks, Genesys ISO strings."""
 
 from __future__ import annotations
 

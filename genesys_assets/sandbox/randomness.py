@@ -1,4 +1,4 @@
-"""Counter-based random numbers of the sandbox org: splitmix64 hashes of the coordinates of what they describe.
+"""Counter-based random numbers of the sandbox org: splitmix64 hashes of what they describe.
 
 A queue attribute hashes (seed, queue index, attribute); a conversation field hashes (seed, restatement salt,
 queue, media type, local day, conversation number, field). A number therefore never depends on which range is
