@@ -24,7 +24,6 @@ import numpy as np
 import polars as pl
 
 from genesys_assets.localtime import day_bounds, iter_days
-from genesys_assets.sandbox import generator
 from genesys_assets.sandbox.generator import (
     ANALYTICS_MEDIA_INDEX,
     DIRECTIONS,
@@ -32,6 +31,8 @@ from genesys_assets.sandbox.generator import (
     OUTCOME_ANSWERED,
     OUTCOME_FLOW_OUT,
     OUTCOME_SESSION,
+    TRANSFER_BLIND,
+    TRANSFER_CONSULT,
     DayData,
     SandboxOrg,
 )
@@ -163,8 +164,8 @@ class Truth:
             denominator += abandoned_n - (0 if cfg.sl_include_short_abandons else short_n)
         if cfg.sl_include_flow_outs:
             denominator += flow_n
-        blind = count(talked_today & (transfer == generator.TRANSFER_BLIND))
-        consult = count(talked_today & (transfer == generator.TRANSFER_CONSULT))
+        blind = count(talked_today & (transfer == TRANSFER_BLIND))
+        consult = count(talked_today & (transfer == TRANSFER_CONSULT))
         totals: Totals = {
             "offered": count(started) if inbound else 0,
             "answered": answered_n,
