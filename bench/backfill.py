@@ -57,7 +57,7 @@ from _harness import (
 )
 
 from genesys_assets import config
-from genesys_assets.lake.s3_export import export_key
+from genesys_assets.lake.export_writer import export_key
 
 if TYPE_CHECKING:
     from dagster import JobDefinition

@@ -54,7 +54,7 @@ from _harness import (
     stop_on_sigterm,
 )
 
-from genesys_assets.lake.s3_export import export_key
+from genesys_assets.lake.export_writer import export_key
 
 BUCKET = "bench-one-partition"
 # The last commit whose code location ran Dagster's multiprocess executor with the checks in their own steps.

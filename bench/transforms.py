@@ -56,7 +56,7 @@ def generate(folder: Path, queues: int, first: date, last: date) -> tuple[int, i
     """One JSON answer file per 7-day chunk, plus the queue directory; (files, bytes)."""
     import orjson
 
-    from genesys_assets.genesys.client import aggregates_body
+    from genesys_assets.genesys.ranges import aggregates_body
     from genesys_assets.localtime import days_bounds
     from genesys_assets.sandbox import SandboxConfig, SandboxServer
     from genesys_assets.schema import AGGREGATE_METRICS

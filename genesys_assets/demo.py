@@ -28,7 +28,7 @@ import polars as pl
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from genesys_assets.lake.s3_export import export_prefix
+from genesys_assets.lake.export_writer import export_prefix
 from genesys_assets.localtime import zone
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
 from genesys_assets.schema import KPI_MEASURES

@@ -23,7 +23,7 @@ from genesys_assets import config
 from genesys_assets.definitions import ASSETS
 from genesys_assets.defs.automation import DAILY_ASSETS, WEEKLY_ASSETS, range_tags
 from genesys_assets.defs.resources import build_resources
-from genesys_assets.lake.s3_export import Grain, export_key
+from genesys_assets.lake.export_writer import Grain, export_key
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets.schema import KPI_MAXIMA, KPI_MEASURES
 from genesys_assets_tests.s3_fixtures import s3_client_for

@@ -12,7 +12,7 @@ import pytest
 
 from genesys_assets.demo import BUCKET as DEMO_BUCKET
 from genesys_assets.demo import EXPORT_PREFIX as DEMO_PREFIX
-from genesys_assets.lake.s3_export import export_key, export_prefix
+from genesys_assets.lake.export_writer import export_key, export_prefix
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.s3_fixtures import s3_client_for
 

@@ -31,7 +31,7 @@ import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 
-from genesys_assets.lake.s3_export import export_key
+from genesys_assets.lake.export_writer import export_key
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.pipeline_fixtures import pipeline_env
 from genesys_assets_tests.postgres_fixtures import PostgresServer

@@ -31,7 +31,7 @@ import pytest
 
 from genesys_assets.demo import BUCKET as DEMO_BUCKET
 from genesys_assets.demo import EXPORT_PREFIX as DEMO_PREFIX
-from genesys_assets.lake.s3_export import export_prefix
+from genesys_assets.lake.export_writer import export_prefix
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
 from genesys_assets_tests.reliability_helpers import REPO, TcpRelay, bucket_objects, find_needles
 

@@ -26,7 +26,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from genesys_assets.demo import EXPORT_PREFIX as DEMO_PREFIX
-from genesys_assets.lake.s3_export import export_key
+from genesys_assets.lake.export_writer import export_key
 from genesys_assets_tests.s3_fixtures import s3_client_for
 from genesys_assets_tests.ui_helpers import ServiceProcess, free_port, wait_http
 

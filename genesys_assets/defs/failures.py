@@ -28,7 +28,7 @@ import dagster as dg
 from dagster._core.storage.tags import RETRY_ON_ASSET_OR_OP_FAILURE_TAG
 
 from genesys_assets.genesys.errors import BadRequest, CredentialsRejected, MissingPermission
-from genesys_assets.lake.s3_export import (
+from genesys_assets.lake.s3 import (
     AccessDeniedError,
     BucketNotFoundError,
     CredentialsError,

@@ -1,7 +1,7 @@
 """Gap refills: the job and sensor that keep gap estimates and the weeks built on them current.
 
 Which days are gaps and which estimates are stale is decided by the pure functions of
-`genesys_assets.transforms.gapfill`; this module reads the instance's materialization records for them.
+`genesys_assets.transforms.refills`; this module reads the instance's materialization records for them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import dagster as dg
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs.automation import range_tags, weekly_job
 from genesys_assets.defs.partitions import contiguous_runs, daily_partitions
-from genesys_assets.transforms import gapfill
+from genesys_assets.transforms.refills import Sources, plan_refills, stale_weeks
 
 GAP_ASSETS = ["queue_kpis_daily", "queue_export_daily"]
 OBSERVED_ASSET = dg.AssetKey("queue_interval_kpis")
@@ -36,9 +36,9 @@ gap_refill_job = dg.define_asset_job(
 )
 
 
-def _recorded_sources(instance: dg.DagsterInstance) -> dict[str, gapfill.Sources | None]:
+def _recorded_sources(instance: dg.DagsterInstance) -> dict[str, Sources | None]:
     """Per daily key, the estimate sources recorded by its latest `queue_kpis_daily` materialization."""
-    recorded: dict[str, gapfill.Sources | None] = {}
+    recorded: dict[str, Sources | None] = {}
     cursor = None
     for _ in range(50):  # bounded: 50 pages of 500 records
         page = instance.fetch_materializations(
@@ -77,9 +77,7 @@ def gap_refill_sensor(context: dg.SensorEvaluationContext):
     instance = context.instance
     partition_keys = daily_partitions.get_partition_keys()
     observed = observed_keys(instance, partition_keys)
-    refills = gapfill.plan_refills(
-        partition_keys, observed, _recorded_sources(instance), SETTINGS.gap_window_days
-    )
+    refills = plan_refills(partition_keys, observed, _recorded_sources(instance), SETTINGS.gap_window_days)
     state = ",".join(refills) + "|" + str(len(observed))
     # Consecutive days (an outage of several days) are one run over their range, as a backfill would run
     # them (the daily assets' single-run backfill policy): one pod and one window read instead of one per day.
@@ -87,7 +85,7 @@ def gap_refill_sensor(context: dg.SensorEvaluationContext):
         where = {"partition_key": first} if first == last else {"tags": range_tags(first, last)}
         yield dg.RunRequest(run_key=f"gap:{first}..{last}:{state}", job_name=gap_refill_job.name, **where)
     materialization = dg.DagsterEventType.ASSET_MATERIALIZATION
-    stale = gapfill.stale_weeks(
+    stale = stale_weeks(
         instance.get_latest_storage_id_by_partition(dg.AssetKey("queue_kpis_daily"), materialization),
         instance.get_latest_storage_id_by_partition(dg.AssetKey("queue_kpis_weekly"), materialization),
         pending=refills,

@@ -13,7 +13,7 @@ from genesys_assets.defs.failures import permanent_failures_not_retried
 from genesys_assets.defs.io_manager import StoredPartitions, table_schema
 from genesys_assets.defs.partitions import daily_partitions, weekly_partitions
 from genesys_assets.defs.resources import S3ExportResource
-from genesys_assets.lake.s3_export import ExportedObject
+from genesys_assets.lake.s3 import ExportedObject
 from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY
 from genesys_assets.transforms import export
 

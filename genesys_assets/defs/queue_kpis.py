@@ -26,7 +26,7 @@ from genesys_assets.defs.partitions import (
     weekly_partitions,
 )
 from genesys_assets.schema import INTERVAL_KPIS
-from genesys_assets.transforms import gapfill, kpis, restatement, weekly
+from genesys_assets.transforms import gapfill, kpis, refills, restatement, weekly
 from genesys_assets.transforms.kpis import GRID_SCHEMA
 from genesys_assets.transforms.split import split_by_local_date
 
@@ -142,7 +142,7 @@ def queue_kpis_daily(
 
     def produce() -> Iterator[dict[str, pl.DataFrame]]:
         for batch in batches(days):
-            needed = gapfill.days_to_read(batch, observed, SETTINGS.gap_window_days)
+            needed = refills.days_to_read(batch, observed, SETTINGS.gap_window_days)
             window = {
                 date.fromisoformat(key): frame
                 for key, frame in queue_interval_kpis.load(day.isoformat() for day in needed).items()
@@ -164,7 +164,7 @@ def queue_kpis_daily(
                 extra[key] = {"is_gap_day": dg.MetadataValue.bool(is_gap)}
                 if is_gap:
                     gap_days.append(key)
-                    sources = gapfill.estimate_sources(day, observed, SETTINGS.gap_window_days)
+                    sources = refills.estimate_sources(day, observed, SETTINGS.gap_window_days)
                     extra[key]["estimate_sources"] = dg.MetadataValue.json(list(sources))
             record_partition_figures(context, frames, extra)
             yield frames

@@ -17,13 +17,9 @@ from genesys_assets.defs.io_manager import PartitionedParquetIOManager
 from genesys_assets.genesys.client import GenesysClient
 from genesys_assets.genesys.http import LogLike
 from genesys_assets.genesys.settings import FetchModeSetting, GenesysSettings
+from genesys_assets.lake.export_writer import export_key, put_partition_object
 from genesys_assets.lake.parquet import Compression, parquet_bytes
-from genesys_assets.lake.s3_export import (
-    ExportedObject,
-    ServerSideEncryption,
-    export_key,
-    put_partition_object,
-)
+from genesys_assets.lake.s3 import ExportedObject, ServerSideEncryption
 from genesys_assets.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:

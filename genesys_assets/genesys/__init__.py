@@ -11,13 +11,7 @@ stays quick to import.
 """
 
 from genesys_assets.genesys import errors
-from genesys_assets.genesys.client import (
-    GenesysClient,
-    aggregates_body,
-    is_too_large,
-    parse_queue,
-    queue_batches,
-)
+from genesys_assets.genesys.client import GenesysClient, parse_queue
 from genesys_assets.genesys.errors import (
     BadRequest,
     CredentialsRejected,
@@ -31,6 +25,7 @@ from genesys_assets.genesys.errors import (
     UnknownRegion,
 )
 from genesys_assets.genesys.planner import plan_fetch
+from genesys_assets.genesys.ranges import aggregates_body, is_too_large, queue_batches
 from genesys_assets.genesys.records import (
     AggregatesChunk,
     AggregatesFetch,

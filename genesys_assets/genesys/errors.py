@@ -119,3 +119,15 @@ __all__ = [
     "UnexpectedResponse",
     "UnknownRegion",
 ]
+
+
+class AmbiguousSubmission(Exception):
+    """An aggregates job submission failed in a way that does not tell whether Genesys created the job.
+
+    Not a `GenesysError`: `GenesysClient.run_job` raises it so that range fetching fetches the job's days
+    with synchronous queries instead of submitting the job again.
+    """
+
+    def __init__(self, cause: GenesysError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause

@@ -64,7 +64,7 @@ def plan_fetch(
 
     ``expected_groups`` (queue x media type groups in the answer) sets the job page estimate; when it is
     unknown one result page per job is assumed, the jobs' lower bound, so a plan that still picks
-    synchronous queries needs no group count (`GenesysClient.plan` counts groups only otherwise).
+    synchronous queries needs no group count (`RangeFetching.plan` counts groups only otherwise).
     """
     days = (last_day - first_day).days + 1
     if days < 1:

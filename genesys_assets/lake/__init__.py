@@ -3,14 +3,16 @@
 No Dagster here: ``genesys_assets.defs.io_manager`` and the export assets call these functions.
 
 * :mod:`genesys_assets.lake.parquet`: ``parquet_bytes`` / ``read_parquet_bytes`` with explicit schemas.
-* :mod:`genesys_assets.lake.s3_export`: export keys, checked single-PUT uploads, stray-key cleanup,
-  ``ExportError`` and its subclasses.
+* :mod:`genesys_assets.lake.s3`: checked single-PUT uploads, reads, stray-key cleanup, ``ExportError`` and
+  its subclasses.
+* :mod:`genesys_assets.lake.export_writer`: export keys and one object per export partition.
 * :mod:`genesys_assets.lake.storage`: local folder or S3 prefix behind one ``ObjectStore`` interface,
   atomic local writes.
 """
 
+from genesys_assets.lake.export_writer import export_key, export_prefix, put_partition_object
 from genesys_assets.lake.parquet import ParquetSchemaError, arrow_schema, parquet_bytes, read_parquet_bytes
-from genesys_assets.lake.s3_export import (
+from genesys_assets.lake.s3 import (
     AccessDeniedError,
     BucketNotFoundError,
     ChecksumMismatchError,
@@ -19,10 +21,7 @@ from genesys_assets.lake.s3_export import (
     EndpointError,
     ExportedObject,
     ExportError,
-    export_key,
-    export_prefix,
     put_object,
-    put_partition_object,
 )
 from genesys_assets.lake.storage import (
     LakeStorageError,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import quote
 
-from genesys_assets.lake.s3_export import (
+from genesys_assets.lake.s3 import (
     S3Client,
     ServerSideEncryption,
     get_object_bytes,

@@ -19,8 +19,9 @@ from genesys_assets.sandbox.config import (
     ConfigError,
     SandboxConfig,
 )
-from genesys_assets.sandbox.generator import ANALYTICS_MEDIA_TYPES, MEDIA_TYPES, SandboxOrg, SandboxQueue
+from genesys_assets.sandbox.generator import ANALYTICS_MEDIA_TYPES, SandboxOrg
 from genesys_assets.sandbox.query import SUPPORTED_METRICS
+from genesys_assets.sandbox.queues import MEDIA_TYPES, SandboxQueue
 from genesys_assets.sandbox.server import SandboxServer
 from genesys_assets.sandbox.truth import Truth
 

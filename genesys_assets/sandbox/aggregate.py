@@ -46,10 +46,10 @@ from genesys_assets.sandbox.generator import (
     TRANSFER_NONE,
     DayData,
     SandboxOrg,
-    alert_timeout_ms,
-    iso_ms,
 )
+from genesys_assets.sandbox.instants import iso_ms
 from genesys_assets.sandbox.query import SUPPORTED_METRICS, AggregateQuery, Target
+from genesys_assets.sandbox.queues import alert_timeout_ms
 
 _M = len(ANALYTICS_MEDIA_TYPES)
 _D = len(DIRECTIONS)

@@ -12,6 +12,11 @@ Routes (API and login on one origin):
 Every answer carries ``ININ-Correlation-Id``; API errors are `ErrorBody` JSON. The order of checks for an
 API request is: server rate limit (429) -> injected fault -> bearer token (401) -> permission (403) ->
 request validation (400) -> outage days (503) -> answer. Bodies are serialised with orjson.
+
+This module holds the server's state (knobs, tokens, counters, injected faults, the server rate limit), its
+lifecycle, and the token, queue and admin routes; the aggregates query and jobs routes are its base class
+`aggregates_api.AggregatesApi`, and the HTTP request handler that dispatches to them is
+`http_handler.Handler`.
 """
 
 from __future__ import annotations
@@ -24,86 +29,30 @@ import math
 import random
 import secrets
 import socket
-import struct
 import threading
 import time
 import uuid
 from collections import Counter, deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode
 
 import orjson
 
-from genesys_assets.sandbox.aggregate import (
-    AggregateTables,
-    aggregate,
-    apply_mutation,
-    compute,
-    local_days_touched,
-    response_body,
-)
-from genesys_assets.sandbox.config import (
-    PERMISSION_AGGREGATES,
-    PERMISSION_QUEUES,
-    ConfigError,
-    SandboxConfig,
-    parse_fault,
-)
+from genesys_assets.sandbox.aggregates_api import AggregatesApi, Job
+from genesys_assets.sandbox.config import ConfigError, SandboxConfig, parse_fault
 from genesys_assets.sandbox.errors import (
     ApiError,
     bad_request,
     missing_permission,
-    not_found,
     oauth_error,
     too_many_requests,
 )
 from genesys_assets.sandbox.generator import SandboxOrg
-from genesys_assets.sandbox.query import AggregateQuery, parse_query
+from genesys_assets.sandbox.http_handler import QUEUES_PATH, Handler, Reply, json_reply
 from genesys_assets.sandbox.truth import Truth
 
 log = logging.getLogger(__name__)
-
-JSON = "application/json"
-_QUERY_PATH = "/api/v2/analytics/conversations/aggregates/query"
-_JOBS_PATH = "/api/v2/analytics/conversations/aggregates/jobs"
-_QUEUES_PATH = "/api/v2/routing/queues"
-_HTML_PAGE = (
-    b"<!DOCTYPE html><html><head><title>Service maintenance</title></head>"
-    b"<body><h1>We'll be right back</h1><p>The service is undergoing maintenance.</p></body></html>"
-)
-_PROXY_PAGE = b"<html><head><title>%d</title></head><body><center><h1>%d</h1></center><hr><center>nginx</center></body></html>"
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: bytes = b""
-    content_type: str = JSON
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> _Reply:
-    return _Reply(status, orjson.dumps(obj), JSON, headers or {})
-
-
-@dataclass
-class _Job:
-    """An aggregates job; its summaries are computed once, when first fetched, from the org it was submitted
-    to, and each results page renders only its own groups."""
-
-    id: str
-    query: AggregateQuery
-    org: SandboxOrg
-    submitted: datetime
-    expires: datetime
-    fail: bool
-    polls: int = 0
-    completed: datetime | None = None
-    tables: AggregateTables | None = None
-    group_ids: list[int] | None = None
 
 
 class _TokenBucket:
@@ -134,7 +83,7 @@ class _TokenBucket:
         return False, (1 - self.tokens) / self.rate, headers
 
 
-class SandboxServer:
+class SandboxServer(AggregatesApi):
     """The sandbox Genesys org on 127.0.0.1; a context manager (start on enter, stop on exit).
 
     ``SandboxServer(config, port=0)`` picks a free port. ``url`` serves both the API and the login host.
@@ -152,7 +101,7 @@ class SandboxServer:
         self._fault_rng = random.Random(self._fault_seed(self._config))
         self._bucket = self._make_bucket(self._config)
         self._tokens: dict[str, float] = {}
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, Job] = {}
         self._counters: Counter[str] = Counter()
         self._faults_served: Counter[str] = Counter()
         self._routes: Counter[str] = Counter()
@@ -168,7 +117,7 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         if self._httpd is not None:
             return self
-        handler = type("SandboxHandler", (_Handler,), {"sandbox": self})
+        handler = type("SandboxHandler", (Handler,), {"sandbox": self})
         httpd = ThreadingHTTPServer((self._host, self._requested_port), handler)
         httpd.daemon_threads = True
         self._httpd = httpd
@@ -295,10 +244,6 @@ class SandboxServer:
             for counter in (self._counters, self._faults_served, self._routes, self._statuses):
                 counter.clear()
 
-    def query(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Answer an aggregates query in-process (same code as the HTTP route, without transport or auth)."""
-        return self._aggregates_answer(parse_query(body))
-
     # --- internals ----------------------------------------------------------------------------------
 
     @staticmethod
@@ -371,34 +316,13 @@ class SandboxServer:
         if permission not in self._config.permissions:
             raise missing_permission(permission)
 
-    def _check_outage(self, query: AggregateQuery) -> None:
-        outage = self._config.outage_days
-        if not outage:
-            return
-        first, last = local_days_touched(query.start_ms, query.end_ms, self._config.timezone)
-        hit = sorted(d for d in outage if first <= d <= last)
-        if hit:
-            raise ApiError(503, "service.unavailable")
-
-    def _aggregates_answer(self, query: AggregateQuery, org: SandboxOrg | None = None) -> dict[str, Any]:
-        cfg = self._config
-        results = aggregate(org or self._org, query, float_stats=cfg.float_stats)
-        return apply_mutation(response_body(results), cfg.mutation, query)
-
-    def _aggregates_bytes(self, tables: AggregateTables, groups: list[int] | None = None) -> bytes:
-        """The answer as JSON bytes: streamed group by group, or through the dict path for a mutation."""
-        mutation = self._config.mutation
-        if mutation is None:
-            return tables.render_json(groups)
-        return orjson.dumps(apply_mutation(response_body(tables.render(groups)), mutation, tables.query))
-
     # --- routes -------------------------------------------------------------------------------------
 
-    def handle_token(self, headers: Any, body: bytes) -> _Reply:
+    def handle_token(self, headers: Any, body: bytes) -> Reply:
         cfg = self._config
         content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
-            return _json(
+            return json_reply(
                 400,
                 oauth_error(
                     "invalid_request",
@@ -417,11 +341,11 @@ class SandboxServer:
         if client_id != cfg.client_id or not secrets.compare_digest(
             (client_secret or "").encode(), cfg.client_secret.encode()
         ):
-            return _json(
+            return json_reply(
                 cfg.auth_error_status, oauth_error("invalid_client", "client not found or invalid secret")
             )
         if form.get("grant_type") != "client_credentials":
-            return _json(
+            return json_reply(
                 400,
                 oauth_error(
                     "unsupported_grant_type", "grant_type must be client_credentials for this client."
@@ -431,7 +355,7 @@ class SandboxServer:
         with self._lock:
             self._tokens[token] = time.monotonic() + cfg.token_lifetime_s
             self._counters["tokens_issued"] += 1
-        return _json(
+        return json_reply(
             200,
             {
                 "access_token": token,
@@ -440,7 +364,7 @@ class SandboxServer:
             },
         )
 
-    def handle_queues(self, params: dict[str, list[str]]) -> _Reply:
+    def handle_queues(self, params: dict[str, list[str]]) -> Reply:
         cfg = self._config
         page_number = _int_param(params, "pageNumber", 1)
         page_size = _int_param(params, "pageSize", 25)
@@ -468,9 +392,7 @@ class SandboxServer:
         keep = {k: v for k, v in params.items() if k not in ("pageNumber", "pageSize")}
 
         def uri(n: int) -> str:
-            return f"{_QUEUES_PATH}?" + urlencode(
-                {"pageNumber": n, "pageSize": page_size, **keep}, doseq=True
-            )
+            return f"{QUEUES_PATH}?" + urlencode({"pageNumber": n, "pageSize": page_size, **keep}, doseq=True)
 
         listing: dict[str, Any] = {
             "entities": [org.queue_settings_json(q) for q in page],
@@ -487,136 +409,13 @@ class SandboxServer:
             listing["nextUri"] = uri(page_number + 1)
         if page_number > 1:
             listing["previousUri"] = uri(page_number - 1)
-        return _json(200, listing)
-
-    def _check_predicates(self, query: AggregateQuery) -> None:
-        limit = self._config.max_predicates
-        if query.predicate_count > limit:
-            raise bad_request(
-                f"The filter has {query.predicate_count} predicates, more than the maximum of {limit}. "
-                "Use fewer predicates per query.",
-                field_name="filter",
-            )
-
-    def handle_query(self, body: bytes) -> _Reply:
-        cfg = self._config
-        query = parse_query(_parse_json(body))
-        if query.days_long > cfg.max_query_days + 1 / 24:
-            raise bad_request(
-                f"The interval is longer than the maximum of {cfg.max_query_days} days for a synchronous "
-                "aggregates query. Split it into shorter intervals or submit an aggregates job.",
-                field_name="interval",
-            )
-        self._check_predicates(query)
-        self._check_outage(query)
-        tables = compute(self._org, query, float_stats=cfg.float_stats)
-        entries = sum(rows.cell.size for _, _, rows in tables.tables)
-        if cfg.max_answer_entries is not None and entries > cfg.max_answer_entries:
-            raise bad_request(
-                f"The query would return {entries} metric results, more than the maximum of "
-                f"{cfg.max_answer_entries}. Use a shorter interval, a coarser granularity or fewer queues.",
-                field_name="interval",
-            )
-        return _Reply(200, self._aggregates_bytes(tables))
-
-    def handle_job_create(self, body: bytes) -> _Reply:
-        cfg = self._config
-        query = parse_query(_parse_json(body), is_job=True)
-        if query.days_long > cfg.max_job_days + 1 / 24:
-            raise bad_request(
-                f"The interval is longer than the maximum of {cfg.max_job_days} days for an aggregates job. "
-                "Split it into shorter jobs.",
-                field_name="interval",
-            )
-        self._check_predicates(query)
-        self._check_outage(query)
-        now = datetime.now(UTC)
-        job = _Job(
-            id=str(uuid.uuid4()),
-            query=query,
-            org=self._org,
-            submitted=now,
-            expires=now + timedelta(seconds=cfg.job_ttl_s),
-            fail=cfg.job_fail,
-        )
-        with self._lock:
-            self._jobs[job.id] = job
-            self._counters["jobs_created"] += 1
-        return _json(202, {"jobId": job.id})
-
-    def _job(self, job_id: str) -> _Job:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise not_found(f"Aggregates job {job_id} was not found.")
-        return job
-
-    def _job_state(self, job: _Job, *, poll: bool) -> str:
-        now = datetime.now(UTC)
-        with self._lock:
-            if now >= job.expires:
-                return "EXPIRED"
-            if poll and job.completed is None:
-                job.polls += 1
-                if job.polls > self._config.job_polls:
-                    job.completed = now
-            if job.completed is None:
-                return "QUEUED" if job.polls <= 1 else "PENDING"
-            return "FAILED" if job.fail else "FULFILLED"
-
-    def handle_job_status(self, job_id: str) -> _Reply:
-        job = self._job(job_id)
-        self._check_outage(job.query)
-        state = self._job_state(job, poll=True)
-        status: dict[str, Any] = {
-            "state": state,
-            "submissionDate": _iso(job.submitted),
-            "expirationDate": _iso(job.expires),
-        }
-        if job.completed is not None:
-            status["completionDate"] = _iso(job.completed)
-        if state == "FAILED":
-            status["errorMessage"] = "The aggregates job failed while processing the query; submit it again."
-        return _json(200, status)
-
-    def handle_job_results(self, job_id: str, params: dict[str, list[str]]) -> _Reply:
-        job = self._job(job_id)
-        self._check_outage(job.query)
-        state = self._job_state(job, poll=False)
-        if state == "EXPIRED":
-            raise not_found(f"Aggregates job {job_id} has expired; its results are gone. Submit it again.")
-        if state != "FULFILLED":
-            raise bad_request(
-                f"Results of aggregates job {job_id} are not available: its state is {state}. "
-                "Poll the job until its state is FULFILLED."
-            )
-        if job.tables is None or job.group_ids is None:
-            tables = compute(job.org, job.query, float_stats=self._config.float_stats)
-            job.group_ids = tables.group_ids()
-            job.tables = tables
-        page_size = min(job.query.page_size or self._config.job_page_size, self._config.job_page_size)
-        offset = 0
-        cursor = (params.get("cursor") or [None])[0]
-        if cursor:
-            offset = _decode_cursor(cursor, job_id)
-        body = self._aggregates_bytes(job.tables, job.group_ids[offset : offset + page_size])
-        if offset + page_size < len(job.group_ids):
-            cursor_field = b'"cursor":' + orjson.dumps(_encode_cursor(job_id, offset + page_size))
-            body = body[:-1] + (b"," if body != b"{}" else b"") + cursor_field + b"}"
-        return _Reply(200, body)
-
-    def handle_job_delete(self, job_id: str) -> _Reply:
-        with self._lock:
-            job = self._jobs.pop(job_id, None)
-        if job is None:
-            raise not_found(f"Aggregates job {job_id} was not found.")
-        return _Reply(204, b"", JSON)
+        return json_reply(200, listing)
 
     # --- admin --------------------------------------------------------------------------------------
 
-    def handle_admin(self, method: str, path: str, body: bytes) -> _Reply:
+    def handle_admin(self, method: str, path: str, body: bytes) -> Reply:
         if path == "/sandbox/health" and method == "GET":
-            return _json(
+            return json_reply(
                 200,
                 {
                     "status": "ok",
@@ -629,7 +428,7 @@ class SandboxServer:
         if path == "/sandbox/stats":
             if method == "DELETE":
                 self.reset_stats()
-            return _json(200, self.stats())
+            return json_reply(200, self.stats())
         if path == "/sandbox/config":
             if method == "POST":
                 try:
@@ -638,195 +437,11 @@ class SandboxServer:
                         raise ConfigError("The body must be a JSON object of knobs.")
                     self.update(**knobs)
                 except (ConfigError, orjson.JSONDecodeError) as exc:
-                    return _json(400, {"status": 400, "code": "bad.request", "message": str(exc)})
+                    return json_reply(400, {"status": 400, "code": "bad.request", "message": str(exc)})
             config = self._config.to_json()
             config["fault_script"] = self.stats()["faults_pending"]
-            return _json(200, config)
-        return _json(404, ApiError(404, "not.found").body(str(uuid.uuid4())))
-
-
-def _route(method: str, path: str) -> tuple[str, str | None] | None:
-    """(route name, job id) of an API or login path, or None."""
-    if path == "/oauth/token":
-        return ("token", None) if method == "POST" else None
-    if path == _QUEUES_PATH:
-        return ("queues", None) if method == "GET" else None
-    if path == _QUERY_PATH:
-        return ("aggregates_query", None) if method == "POST" else None
-    if path == _JOBS_PATH:
-        return ("jobs_create", None) if method == "POST" else None
-    if path.startswith(_JOBS_PATH + "/"):
-        rest = path[len(_JOBS_PATH) + 1 :].split("/")
-        if len(rest) == 1 and rest[0]:
-            if method == "GET":
-                return "job_status", rest[0]
-            if method == "DELETE":
-                return "job_delete", rest[0]
-        if len(rest) == 2 and rest[0] and rest[1] == "results" and method == "GET":
-            return "job_results", rest[0]
-    return None
-
-
-_PERMISSION = {
-    "queues": PERMISSION_QUEUES,
-    "aggregates_query": PERMISSION_AGGREGATES,
-    "jobs_create": PERMISSION_AGGREGATES,
-    "job_status": PERMISSION_AGGREGATES,
-    "job_results": PERMISSION_AGGREGATES,
-    "job_delete": PERMISSION_AGGREGATES,
-}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "GenesysSandbox/1.0"
-    sandbox: SandboxServer
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm and the
-        # client's delayed ACK delay every keep-alive answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.sandbox._lock:
-            self.sandbox._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.sandbox._lock:
-            self.sandbox._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("sandbox %s - %s", self.address_string(), format % args)
-
-    def _dispatch(self, method: str) -> None:
-        sandbox = self.sandbox
-        correlation_id = str(uuid.uuid4())
-        split = urlsplit(self.path)
-        path = split.path.rstrip("/") or "/"
-        params = parse_qs(split.query)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-
-        if path.startswith("/sandbox/"):
-            sandbox._count("admin")
-            self._send(sandbox.handle_admin(method, path, body), correlation_id)
-            return
-        route = _route(method, path)
-        if route is None:
-            sandbox._count("unknown")
-            self._send(self._error(ApiError(404, "not.found"), correlation_id), correlation_id)
-            return
-        name, job_id = route
-        sandbox._count(name)
-        target = "token" if name == "token" else "api"
-
-        limited, limit_headers = sandbox._rate_limit()
-        if limited is not None:
-            self._send(self._error(limited, correlation_id), correlation_id, rate_limited=True)
-            return
-        fault = sandbox._next_fault(target)
-        early = self._fault_reply(fault, correlation_id) if fault else None
-        if early is not None:
-            early.headers.update(limit_headers)
-            self._send(early, correlation_id)
-            return
-        if fault == "slow":
-            time.sleep(sandbox.config.slow_seconds * random.uniform(0.8, 1.2))
-        try:
-            if name == "token":
-                reply = sandbox.handle_token(self.headers, body)
-            else:
-                sandbox._authorize(self.headers.get("Authorization"), _PERMISSION[name])
-                if name in ("aggregates_query", "jobs_create"):
-                    content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-                    if content_type != JSON:
-                        raise ApiError(415, "unsupported.media.type")
-                if name == "queues":
-                    reply = sandbox.handle_queues(params)
-                elif name == "aggregates_query":
-                    reply = sandbox.handle_query(body)
-                elif name == "jobs_create":
-                    reply = sandbox.handle_job_create(body)
-                elif name == "job_status":
-                    reply = sandbox.handle_job_status(job_id or "")
-                elif name == "job_results":
-                    reply = sandbox.handle_job_results(job_id or "", params)
-                else:
-                    reply = sandbox.handle_job_delete(job_id or "")
-        except ApiError as error:
-            reply = self._error(error, correlation_id)
-        except Exception:  # a sandbox bug must still answer like the platform does
-            log.exception("sandbox route %s failed", name)
-            reply = self._error(ApiError(500, "internal.server.error"), correlation_id)
-        reply.headers.update(limit_headers)
-        self._send(reply, correlation_id, fault=fault)
-
-    def _error(self, error: ApiError, correlation_id: str) -> _Reply:
-        return _Reply(error.status, orjson.dumps(error.body(correlation_id)), JSON, dict(error.headers))
-
-    def _fault_reply(self, fault: str, correlation_id: str) -> _Reply | None:
-        """The answer of a fault that replaces the real answer, or None for faults applied around it."""
-        cfg = self.sandbox.config
-        if fault == "429":
-            error = too_many_requests(300, 60, cfg.retry_after_s)
-            return self._error(error, correlation_id)
-        if fault in ("500", "503"):
-            code = "internal.server.error" if fault == "500" else "service.unavailable"
-            return self._error(ApiError(int(fault), code), correlation_id)
-        if fault in ("502", "504"):
-            status = int(fault)
-            return _Reply(status, _PROXY_PAGE % (status, status), "text/html")
-        if fault == "expired_token":
-            return self._error(ApiError(401, "credentials.expired"), correlation_id)
-        if fault == "html200":
-            return _Reply(200, _HTML_PAGE, "text/html; charset=utf-8")
-        if fault == "malformed":
-            return _Reply(200, b'{"results": [{"group": {"queueId": "', JSON)
-        return None
-
-    def _send(
-        self, reply: _Reply, correlation_id: str, *, fault: str | None = None, rate_limited: bool = False
-    ) -> None:
-        self.sandbox._count_status(reply.status, rate_limited)
-        payload = reply.body
-        if fault == "truncated" and payload:
-            payload = payload[: max(1, len(payload) // 2)]
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("ININ-Correlation-Id", correlation_id)
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if fault == "reset":
-            self.wfile.write(payload[: len(payload) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            # SO_LINGER 0: closing sends a TCP reset instead of a clean end of stream.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            return
-        if payload:
-            self.wfile.write(payload)
-
-
-def _parse_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise bad_request("The request body is not valid JSON.") from None
+            return json_reply(200, config)
+        return json_reply(404, ApiError(404, "not.found").body(str(uuid.uuid4())))
 
 
 def _int_param(params: dict[str, list[str]], name: str, default: int) -> int:
@@ -850,23 +465,3 @@ def _name_matches(name: str, pattern: str) -> bool:
     if ends:
         return name.endswith(core)
     return name == core
-
-
-def _encode_cursor(job_id: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{job_id}:{offset}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, job_id: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        owner, _, offset = text.rpartition(":")
-        if owner == job_id and int(offset) >= 0:
-            return int(offset)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise bad_request(f"Invalid cursor [{cursor}] for aggregates job {job_id}.", field_name="cursor")
-
-
-def _iso(instant: datetime) -> str:
-    instant = instant.astimezone(UTC)
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"

@@ -31,13 +31,12 @@ from genesys_assets.sandbox.generator import (
     OUTCOME_ANSWERED,
     OUTCOME_FLOW_OUT,
     OUTCOME_SESSION,
-    SETTINGS_NAME,
     TRANSFER_BLIND,
     TRANSFER_CONSULT,
     DayData,
     SandboxOrg,
-    SandboxQueue,
 )
+from genesys_assets.sandbox.queues import SETTINGS_NAME, SandboxQueue
 from genesys_assets.schema import KPI_MAXIMA, KPI_MEASURES
 
 Totals = dict[str, int | None]

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from genesys_assets.lake.s3_export import BucketNotFoundError
+from genesys_assets.lake.s3 import BucketNotFoundError
 from genesys_assets.lake.storage import (
     LocalStore,
     S3Store,

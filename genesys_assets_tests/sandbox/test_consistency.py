@@ -21,12 +21,8 @@ import pytest
 
 from genesys_assets.localtime import day_bounds, interval_starts, iso_interval
 from genesys_assets.sandbox import SandboxServer
-from genesys_assets.sandbox.generator import (
-    OUTCOME_ABANDONED,
-    OUTCOME_ANSWERED,
-    OUTCOME_SESSION,
-    SETTINGS_NAME,
-)
+from genesys_assets.sandbox.generator import OUTCOME_ABANDONED, OUTCOME_ANSWERED, OUTCOME_SESSION
+from genesys_assets.sandbox.queues import SETTINGS_NAME
 from genesys_assets_tests.sandbox_fixtures import (
     AGGREGATES_PATH,
     QUEUES_PATH,

@@ -328,7 +328,7 @@ def test_multi_day_window_assigns_local_dates() -> None:
 
 
 def test_sandbox_weeks_read_as_columns_equal_the_parsed_path() -> None:
-    from genesys_assets.genesys.client import aggregates_body
+    from genesys_assets.genesys.ranges import aggregates_body
     from genesys_assets.sandbox import SandboxConfig, SandboxServer
     from genesys_assets.schema import AGGREGATE_METRICS
 

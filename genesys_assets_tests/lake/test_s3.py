@@ -1,4 +1,4 @@
-"""S3 export objects against a real S3 API (moto's server on 127.0.0.1) and canned S3 error answers."""
+"""The lake's S3 writes against a real S3 API (moto's server on 127.0.0.1) and canned S3 error answers."""
 
 # Fixtures imported from s3_fixtures are named again as test arguments, which is how pytest uses them.
 # ruff: noqa: F811
@@ -13,8 +13,9 @@ from urllib.parse import unquote
 import polars as pl
 import pytest
 
+from genesys_assets.lake.export_writer import export_key, put_partition_object
 from genesys_assets.lake.parquet import parquet_bytes, read_parquet_bytes
-from genesys_assets.lake.s3_export import (
+from genesys_assets.lake.s3 import (
     MAX_SINGLE_PUT_BYTES,
     AccessDeniedError,
     BucketNotFoundError,
@@ -24,9 +25,7 @@ from genesys_assets.lake.s3_export import (
     EndpointError,
     ExportError,
     encode_tags,
-    export_key,
     put_object,
-    put_partition_object,
 )
 from genesys_assets_tests.s3_fixtures import (  # noqa: F401  (fixtures)
     FAKE_SECRET_ACCESS_KEY,
@@ -57,32 +56,7 @@ def assert_no_secret(exc: BaseException) -> None:
     assert "testing-access-key" not in text
 
 
-# ------------------------------------------------------------------------------------------------- keys
-
-
-def test_export_key_layout() -> None:
-    assert export_key("lake/genesys", "daily", DAY) == (
-        "lake/genesys/queue_export/grain=daily/date=2026-11-21/part-0.parquet"
-    )
-    assert export_key("lake/genesys", "weekly", "2026-11-16") == (
-        "lake/genesys/queue_export/grain=weekly/week=2026-11-16/part-0.parquet"
-    )
-    assert export_key("", "daily", DAY) == "queue_export/grain=daily/date=2026-11-21/part-0.parquet"
-    assert export_key("/a//b/", "daily", DAY) == "a/b/queue_export/grain=daily/date=2026-11-21/part-0.parquet"
-
-
-@pytest.mark.parametrize(
-    ("grain", "key", "text"),
-    [
-        ("weekly", "2026-11-17", "Weeks start on Monday; 2026-11-17 is a Tuesday"),
-        ("daily", "2026-11-31", "not an ISO date"),
-        ("daily", "20261121", "not an ISO date"),
-        ("hourly", DAY, "Grain 'hourly'"),
-    ],
-)
-def test_export_key_rejects_bad_input(grain: str, key: str, text: str) -> None:
-    with pytest.raises(ValueError, match=text):
-        export_key("p", grain, key)  # type: ignore[arg-type]
+# ------------------------------------------------------------------------------------------------- tags
 
 
 def test_tags_are_url_encoded_pairs_and_validated() -> None:
@@ -132,28 +106,6 @@ def test_put_aws_kms_with_key_id(moto_s3: str, s3_client: Any, s3_bucket: str) -
     head = s3_client.head_object(Bucket=s3_bucket, Key=key)
     assert head["ServerSideEncryption"] == "aws:kms"
     assert head["SSEKMSKeyId"].endswith(key_id)
-
-
-def test_overwrite_is_idempotent_and_strays_are_removed(s3_client: Any, s3_bucket: str) -> None:
-    s3_client.put_bucket_versioning(Bucket=s3_bucket, VersioningConfiguration={"Status": "Enabled"})
-    key = export_key("p", "daily", DAY)
-    stray = key.replace("part-0", "part-1")
-    neighbour = export_key("p", "daily", "2026-11-22")
-    lookalike = key.replace(f"date={DAY}/", f"date={DAY}-old/")  # shares the folder name as a prefix
-    for other in (stray, neighbour, lookalike):
-        s3_client.put_object(Bucket=s3_bucket, Key=other, Body=b"old rows")
-
-    body = body_for(5)
-    first = put_partition_object(s3_client, s3_bucket, key, body, tags=TAGS)
-    assert first.removed_keys == (stray,)
-    second = put_partition_object(s3_client, s3_bucket, key, body, tags=TAGS)
-    assert second.removed_keys == ()
-    assert (second.sha256_b64, second.etag, second.bytes) == (first.sha256_b64, first.etag, first.bytes)
-    assert first.version_id and second.version_id and first.version_id != second.version_id
-
-    listed = s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="p/")["Contents"]
-    assert sorted(item["Key"] for item in listed) == sorted([key, neighbour, lookalike])
-    assert s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == body
 
 
 def test_put_rejects_oversized_body_and_bad_settings(s3_client: Any, s3_bucket: str) -> None:

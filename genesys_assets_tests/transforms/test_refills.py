@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from genesys_assets.transforms.gapfill import (
+from genesys_assets.transforms.refills import (
     days_to_read,
     estimate_sources,
     nearest_observed,

@@ -1,8 +1,8 @@
-"""S3 objects of the lake: export keys, checked single-PUT uploads, stray-key cleanup and reads.
+"""The lake's S3 objects: checked single-PUT uploads, reads, existence checks, stray-key cleanup, errors.
 
-Used by the export assets (one Parquet object per partition and grain, Hive-style keys that DuckDB,
-Athena and Spark read as one table) and by the lake storage behind the Parquet I/O manager. Works with
-any boto3 S3 client (AWS, or an S3-compatible endpoint chosen through ``AWS_ENDPOINT_URL``); no Dagster.
+Used by the lake storage behind the Parquet I/O manager (`lake.storage.S3Store`) and by the export writer
+(`lake.export_writer`). Works with any boto3 S3 client (AWS, or an S3-compatible endpoint chosen through
+``AWS_ENDPOINT_URL``); no Dagster.
 
 Every upload is one ``PutObject`` carrying:
 
@@ -27,7 +27,6 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Final, Literal
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
@@ -42,16 +41,11 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from genesys_assets import localtime
-
 S3Client = Any  # a boto3 ``s3`` client; boto3 ships no runtime type for it
-Grain = Literal["daily", "weekly"]
 ServerSideEncryption = Literal["AES256", "aws:kms"]
 
 PARQUET_CONTENT_TYPE: Final = "application/vnd.apache.parquet"
 MAX_SINGLE_PUT_BYTES: Final = 5 * 1024**3
-EXPORT_TABLE: Final = "queue_export"
-PART_FILE: Final = "part-0.parquet"
 MAX_TAGS: Final = 10
 _TAG_CHARS = re.compile(r"^[\w .:/=+\-@]*$")
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
@@ -122,40 +116,7 @@ class ChecksumMismatchError(ExportError):
     """The SHA-256 checksum S3 computed differs from the local one (or S3 did not report one)."""
 
 
-# --------------------------------------------------------------------------------------------------- keys
-
-
-def _join_key(*parts: str) -> str:
-    """Join key segments with single slashes, dropping empty segments and stray slashes."""
-    segments = [segment for part in parts for segment in part.split("/") if segment]
-    return "/".join(segments)
-
-
-def export_prefix(prefix: str, grain: Grain) -> str:
-    """The folder of one grain's objects, e.g. ``lake/genesys/queue_export/grain=daily/`` (for listing)."""
-    if grain not in ("daily", "weekly"):
-        raise ValueError(f"Grain {grain!r} is not supported; use 'daily' or 'weekly'.")
-    return _join_key(prefix, EXPORT_TABLE, f"grain={grain}") + "/"
-
-
-def export_key(prefix: str, grain: Grain, partition_key: str) -> str:
-    """The S3 key of one export partition, Hive-style.
-
-    ``export_key("lake/genesys", "daily", "2026-11-21")`` gives
-    ``lake/genesys/queue_export/grain=daily/date=2026-11-21/part-0.parquet``; weekly partitions use
-    ``grain=weekly/week=<Monday>``. ``prefix`` may be empty and may carry leading or trailing slashes.
-    """
-    try:
-        day = date.fromisoformat(partition_key)
-    except ValueError:
-        raise ValueError(f"Partition key {partition_key!r} is not an ISO date (YYYY-MM-DD).") from None
-    if day.isoformat() != partition_key:
-        raise ValueError(f"Partition key {partition_key!r} is not an ISO date (YYYY-MM-DD).")
-    folder = export_prefix(prefix, grain)
-    if grain == "weekly":
-        localtime.week_days(day)  # a weekly key is the Monday of its week
-    partition = f"date={partition_key}" if grain == "daily" else f"week={partition_key}"
-    return _join_key(folder, partition, PART_FILE)
+# ------------------------------------------------------------------------------------- keys and checksums
 
 
 def s3_uri(bucket: str, key: str) -> str:
@@ -456,48 +417,6 @@ def remove_stray_keys(client: S3Client, bucket: str, key: str) -> tuple[str, ...
                 key=first.get("Key", batch[0]),
             )
     return tuple(sorted(stray))
-
-
-def put_partition_object(
-    client: S3Client,
-    bucket: str,
-    key: str,
-    body: bytes,
-    *,
-    sse: ServerSideEncryption = "AES256",
-    kms_key_id: str | None = None,
-    tags: Mapping[str, str] | None = None,
-    content_type: str = PARQUET_CONTENT_TYPE,
-    bucket_setting: str = "EXPORT_S3_BUCKET",
-) -> ExportedObject:
-    """Write one export partition object and remove any other object in its partition folder.
-
-    The PUT overwrites in place, so re-running a partition is idempotent (same frame, same bytes, same
-    object content; a versioned bucket keeps the older versions). Strays are deleted only after the new
-    object is in place, so a reader never finds the partition empty. Needs s3:PutObject,
-    s3:PutObjectTagging, s3:ListBucket and s3:DeleteObject (and kms:GenerateDataKey with aws:kms).
-    """
-    written = put_object(
-        client,
-        bucket,
-        key,
-        body,
-        sse=sse,
-        kms_key_id=kms_key_id,
-        tags=tags,
-        content_type=content_type,
-        bucket_setting=bucket_setting,
-    )
-    removed = remove_stray_keys(client, bucket, key)
-    return ExportedObject(
-        uri=written.uri,
-        key=written.key,
-        bytes=written.bytes,
-        sha256_b64=written.sha256_b64,
-        etag=written.etag,
-        version_id=written.version_id,
-        removed_keys=removed,
-    )
 
 
 def get_object_bytes(
