@@ -11,7 +11,7 @@ import warnings
 
 import dagster as dg
 
-from genesys_assets.config import CONFIG
+from genesys_assets.config import SETTINGS
 from genesys_assets.defs import automation, gap_refills, genesys_raw, lake_export, queue_kpis
 from genesys_assets.defs.resources import build_resources
 
@@ -48,5 +48,5 @@ defs = dg.Definitions(
         automation.genesys_directory_schedule,
     ],
     sensors=[gap_refills.gap_refill_sensor, automation.partition_failure_sensor],
-    resources=build_resources(CONFIG),
+    resources=build_resources(SETTINGS),
 )

@@ -142,7 +142,7 @@ def raw_rules(frame: pl.DataFrame, day: date) -> dict[str, Callable[[], Rules]]:
             "non_negative": contracts.check_non_negative(frame),
             "service_level_bounds": contracts.check_service_level_bounds(frame),
             "unique_keys": contracts.check_unique_keys(frame),
-            "intervals_in_day": contracts.check_intervals_in_day(frame, day, SETTINGS.timezone),
+            "intervals_in_day": contracts.check_intervals_in_day(frame, day, SETTINGS.pipeline.timezone),
         },
         KPI_METRICS_IN_COMPLETE_GROUPS.name: lambda: {
             "kpi_metrics_in_complete_groups": contracts.check_kpi_metrics_in_complete_groups(frame)

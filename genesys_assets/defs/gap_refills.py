@@ -78,7 +78,7 @@ def gap_refill_sensor(context: dg.SensorEvaluationContext):
     partition_keys = daily_partitions.get_partition_keys()
     observed = observed_keys(instance, partition_keys)
     refills = gapfill.plan_refills(
-        partition_keys, observed, _recorded_sources(instance), SETTINGS.gap_window_days
+        partition_keys, observed, _recorded_sources(instance), SETTINGS.pipeline.gap_window_days
     )
     state = ",".join(refills) + "|" + str(len(observed))
     # Consecutive days (an outage of several days) are one run over their range, as a backfill would run

@@ -40,7 +40,7 @@ def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) 
     `mediaSettings` (every queue carries all five blocks): it comes from traffic.
     """
     with permanent_failures_not_retried(context), genesys.get_client(context.log) as client:
-        queues = client.list_queues(queue_ids=SETTINGS.queue_ids or None)
+        queues = client.list_queues(queue_ids=SETTINGS.pipeline.queue_ids or None)
         stats = client.stats
     frame = queues_frame(queues)
     return dg.Output(
@@ -122,8 +122,8 @@ def raw_queue_aggregates(
             body,
             window_start=chunk.window_start,
             window_end=chunk.window_end,
-            interval_minutes=SETTINGS.interval_minutes,
-            timezone=SETTINGS.timezone,
+            interval_minutes=SETTINGS.pipeline.interval_minutes,
+            timezone=SETTINGS.pipeline.timezone,
             extracted_at=extracted_at,
         )
 
@@ -134,9 +134,9 @@ def raw_queue_aggregates(
             for chunk in client.iter_aggregates(
                 days[0],
                 days[-1],
-                timezone=SETTINGS.timezone,
-                granularity=SETTINGS.granularity,
-                queue_ids=SETTINGS.queue_ids or None,
+                timezone=SETTINGS.pipeline.timezone,
+                granularity=SETTINGS.pipeline.granularity,
+                queue_ids=SETTINGS.pipeline.queue_ids or None,
                 metrics=AGGREGATE_METRICS,
                 on_progress=report,
                 read_answer=read_answer,
@@ -169,8 +169,8 @@ def raw_queue_aggregates(
             "partial_groups": dg.MetadataValue.json([row.as_dict() for row in partial.values()]),
             "unknown_dimension_values": dg.MetadataValue.int(sum(len(v) for v in unknown.values())),
             "unknown_values": dg.MetadataValue.json({k: sorted(v) for k, v in unknown.items() if v}),
-            "granularity": dg.MetadataValue.text(SETTINGS.granularity),
-            "timezone": dg.MetadataValue.text(SETTINGS.timezone),
+            "granularity": dg.MetadataValue.text(SETTINGS.pipeline.granularity),
+            "timezone": dg.MetadataValue.text(SETTINGS.pipeline.timezone),
         }
 
     yield dg.Output(PartitionBatches(batches(), summary))

@@ -46,7 +46,14 @@ import polars as pl
 from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
-from genesys_assets.lake.parquet import COMPRESSIONS, ParquetSchemaError, parquet_bytes, read_parquet_bytes
+from genesys_assets.lake.parquet import (
+    COMPRESSIONS,
+    Compression,
+    ParquetSchemaError,
+    parquet_bytes,
+    read_parquet_bytes,
+)
+from genesys_assets.lake.settings import SERVER_SIDE_ENCRYPTIONS, LakeSettings, ServerSideEncryption
 from genesys_assets.lake.storage import ObjectStore, StoredObject, open_store, path_segment, relative_path
 from genesys_assets.schema import TABLE_SCHEMAS
 
@@ -55,6 +62,7 @@ ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
 COLUMNS = "columns"
 _IO_THREADS = 8
 _LIST_LIMIT = 10
+_DEFAULTS = LakeSettings()
 
 
 class MissingPartitionError(FileNotFoundError):
@@ -144,43 +152,48 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
     """
 
     base_dir: str = Field(
-        default="data/lake",
+        default=_DEFAULTS.base_dir,
         description=(
             "Where the files go: a local folder (relative paths resolve against the working directory "
             "of the run) or s3://bucket/prefix."
         ),
     )
-    compression: str = Field(default="snappy", description="Parquet compression: snappy or zstd.")
+    compression: Compression = Field(
+        default=_DEFAULTS.compression, description=f"Parquet compression: {' or '.join(COMPRESSIONS)}."
+    )
     s3: S3Resource | None = Field(
         default=None,
         description="S3 client settings for an s3:// base_dir; default S3Resource() from the AWS environment.",
     )
-    s3_sse: str = Field(
-        default="AES256", description="Server-side encryption of S3 objects: AES256 or aws:kms."
+    sse: ServerSideEncryption = Field(
+        default=_DEFAULTS.sse,
+        description=f"Server-side encryption of S3 objects: {' or '.join(SERVER_SIDE_ENCRYPTIONS)}.",
     )
-    s3_kms_key_id: str | None = Field(
-        default=None, description="KMS key id, ARN or alias with s3_sse=aws:kms; None uses the aws/s3 key."
+    kms_key_id: str | None = Field(
+        default=_DEFAULTS.kms_key_id,
+        description="KMS key id, ARN or alias with sse=aws:kms; None uses the aws/s3 key.",
     )
 
     _store: ObjectStore | None = PrivateAttr(default=None)
+
+    def settings(self) -> LakeSettings:
+        """The lake settings these fields describe (checked when made)."""
+        return LakeSettings(
+            base_dir=self.base_dir, compression=self.compression, sse=self.sse, kms_key_id=self.kms_key_id
+        )
 
     # ------------------------------------------------------------------------------------------ storage
 
     def get_store(self) -> ObjectStore:
         """The store behind ``base_dir``, created on first use (one S3 client per process)."""
         if self._store is None:
-            if self.compression not in COMPRESSIONS:
-                raise ValueError(
-                    f"compression={self.compression!r} is not supported; use one of {', '.join(COMPRESSIONS)}."
-                )
-            if self.s3_sse not in ("AES256", "aws:kms"):
-                raise ValueError(f"s3_sse={self.s3_sse!r} is not supported; use 'AES256' or 'aws:kms'.")
+            settings = self.settings()
             s3 = self.s3 if self.s3 is not None else S3Resource()
             self._store = open_store(
-                self.base_dir,
+                settings.base_dir,
                 s3_client=s3.get_client,
-                sse=self.s3_sse,  # type: ignore[arg-type]
-                kms_key_id=self.s3_kms_key_id,
+                sse=settings.sse,
+                kms_key_id=settings.kms_key_id,
                 bucket_setting="the bucket in the I/O manager's base_dir",
                 location_setting="the I/O manager's base_dir (GENESYS_LAKE_DIR, see genesys_assets.config)",
             )
@@ -218,7 +231,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                 f"{where}: expected a polars DataFrame to store as Parquet, got {type(frame).__name__}."
             )
         try:
-            return parquet_bytes(frame, compression=self.compression)  # type: ignore[arg-type]
+            return parquet_bytes(frame, compression=self.compression)
         except ParquetSchemaError as exc:
             raise ParquetSchemaError(f"{where}: {exc}", column=exc.column) from None
 

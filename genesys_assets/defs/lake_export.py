@@ -94,7 +94,7 @@ def queue_export_daily(
     # A month of partitions is read, built and written per pass.
     for keys in batches(context.partition_keys):
         frames = export.export_daily_partitions(
-            queue_kpis_daily.load(keys), genesys_queues, SETTINGS.timezone
+            queue_kpis_daily.load(keys), genesys_queues, SETTINGS.pipeline.timezone
         )
         writer.write(frames, EXPORT_DAILY)
     return writer.result(EXPORT_DAILY)
@@ -122,7 +122,10 @@ def queue_export_weekly(
     for week_key in context.partition_keys:
         days = queue_kpis_daily.load(day.isoformat() for day in localtime.week_days(week_key))
         frame = export.export_weekly(
-            pl.concat(list(days.values())), queue_kpis_weekly[week_key], genesys_queues, SETTINGS.timezone
+            pl.concat(list(days.values())),
+            queue_kpis_weekly[week_key],
+            genesys_queues,
+            SETTINGS.pipeline.timezone,
         )
         writer.write({week_key: frame}, EXPORT_WEEKLY)
     return writer.result(EXPORT_WEEKLY)

@@ -73,12 +73,12 @@ def queue_interval_kpis(
             keys = [day.isoformat() for day in batch]
             raw = pl.concat(list(raw_queue_aggregates.load(keys).values()))
             earlier = raw_queue_aggregates.load(
-                (day.isoformat() for day in kpis.window_days(batch, SETTINGS.channel_window_days)),
+                (day.isoformat() for day in kpis.window_days(batch, SETTINGS.pipeline.channel_window_days)),
                 columns=["local_date", *kpis.CHANNEL_KEYS],
             )
             traffic = pl.concat([raw.select("local_date", *kpis.CHANNEL_KEYS), *earlier.values()])
-            pairs = kpis.active_pairs(traffic, batch, SETTINGS.channel_window_days)
-            args = (batch, SETTINGS.timezone, SETTINGS.interval_minutes)
+            pairs = kpis.active_pairs(traffic, batch, SETTINGS.pipeline.channel_window_days)
+            args = (batch, SETTINGS.pipeline.timezone, SETTINGS.pipeline.interval_minutes)
             frames = split_by_local_date(kpis.interval_kpis(raw, pairs, *args), batch, schema=INTERVAL_KPIS)
             grids = split_by_local_date(kpis.expected_grid(pairs, *args), batch, schema=GRID_SCHEMA)
             for key, frame in frames.items():
@@ -142,7 +142,7 @@ def queue_kpis_daily(
 
     def produce() -> Iterator[dict[str, pl.DataFrame]]:
         for batch in batches(days):
-            needed = gapfill.days_to_read(batch, observed, SETTINGS.gap_window_days)
+            needed = gapfill.days_to_read(batch, observed, SETTINGS.pipeline.gap_window_days)
             window = {
                 date.fromisoformat(key): frame
                 for key, frame in queue_interval_kpis.load(day.isoformat() for day in needed).items()
@@ -150,11 +150,11 @@ def queue_kpis_daily(
             filled = gapfill.fill_days(
                 window,
                 batch,
-                timezone=SETTINGS.timezone,
-                interval_minutes=SETTINGS.interval_minutes,
+                timezone=SETTINGS.pipeline.timezone,
+                interval_minutes=SETTINGS.pipeline.interval_minutes,
                 now=now,
-                restatement_days=SETTINGS.lookback_days,
-                window_days=SETTINGS.gap_window_days,
+                lookback_days=SETTINGS.pipeline.lookback_days,
+                window_days=SETTINGS.pipeline.gap_window_days,
             )
             frames = {day.isoformat(): frame for day, frame in filled.items()}
             extra: dict[str, dict[str, dg.MetadataValue]] = {}
@@ -164,7 +164,7 @@ def queue_kpis_daily(
                 extra[key] = {"is_gap_day": dg.MetadataValue.bool(is_gap)}
                 if is_gap:
                     gap_days.append(key)
-                    sources = gapfill.estimate_sources(day, observed, SETTINGS.gap_window_days)
+                    sources = gapfill.estimate_sources(day, observed, SETTINGS.pipeline.gap_window_days)
                     extra[key]["estimate_sources"] = dg.MetadataValue.json(list(sources))
             record_partition_figures(context, frames, extra)
             yield frames
@@ -172,7 +172,7 @@ def queue_kpis_daily(
     def summary() -> dict[str, dg.MetadataValue]:
         return {
             "gap_days": dg.MetadataValue.int(len(gap_days)),
-            "restatement_days": dg.MetadataValue.int(SETTINGS.lookback_days),
+            "restatement_days": dg.MetadataValue.int(SETTINGS.pipeline.lookback_days),
         }
 
     yield dg.Output(PartitionBatches(produce(), summary))
