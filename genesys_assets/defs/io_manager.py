@@ -35,7 +35,7 @@ materialization; rerunning the same partitions writes them all again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -63,6 +63,9 @@ COLUMNS = "columns"
 _IO_THREADS = 8
 _LIST_LIMIT = 10
 _DEFAULTS = LakeSettings()
+
+RunFigures = Mapping[str, Any] | None
+"""What a generator of batches returns: metadata for the whole output, or None."""
 
 
 class MissingPartitionError(FileNotFoundError):
@@ -92,16 +95,30 @@ class PartitionBatches:
     """A partitioned output produced a batch at a time, so a range run never holds all its partitions.
 
     ``batches`` yields dicts of partition key -> frame; together they cover the run's partition keys once.
-    ``summary`` is called after the last batch is written and returns metadata for the whole output (API
-    calls, gap days, ...), which every partition's materialization carries. ``replaced`` compares a stored
-    partition with its replacement (e.g. to record what a re-read changed).
+    When ``batches`` is a generator, what it returns (a mapping of metadata for the whole output: API calls,
+    gap days, ...) is read when it ends, after its last batch is written, and every partition's
+    materialization carries it. ``replaced`` compares a stored partition with its replacement (e.g. to record
+    what a re-read changed); it is called for each partition of a batch before the next batch is asked for.
     """
 
-    batches: Iterable[Mapping[str, pl.DataFrame]]
-    summary: Callable[[], Mapping[str, Any]] = field(default=dict)
+    batches: Iterable[Mapping[str, pl.DataFrame]] | Generator[Mapping[str, pl.DataFrame], None, RunFigures]
     # Called for each partition that already has a stored version, with (key, stored frame, new frame),
     # before the new one replaces it; what it returns goes on that partition's materialization.
     replaced: Callable[[str, pl.DataFrame, pl.DataFrame], Mapping[str, Any]] | None = None
+
+
+@dataclass
+class _Produced:
+    """What a producer of batches returned when it ended (empty for a plain iterable)."""
+
+    figures: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _batches_until_done(
+    batches: Iterable[Mapping[str, pl.DataFrame]], end: _Produced
+) -> Iterator[Mapping[str, pl.DataFrame]]:
+    """The batches in order; when they end, the producer's return value (its run figures) goes into `end`."""
+    end.figures = (yield from batches) or {}
 
 
 class StoredPartitions(Mapping[str, pl.DataFrame]):
@@ -282,7 +299,8 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         replaced: dict[str, Mapping[str, Any]] = {}
         first_schema: pl.Schema | None = None
         first_key = ""
-        for batch in obj.batches:
+        produced = _Produced()
+        for batch in _batches_until_done(obj.batches, produced):
             extra = sorted(str(key) for key in batch if key not in expected or key in stored)
             if extra:
                 raise PartitionKeysMismatchError(
@@ -329,7 +347,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         single = len(keys) == 1
         context.add_output_metadata(
             {
-                **obj.summary(),
+                **produced.figures,
                 "dagster/row_count": total_rows,
                 "dagster/column_schema": table_schema(first_schema),
                 "dagster/uri": stored[keys[0]].uri if single else folder,

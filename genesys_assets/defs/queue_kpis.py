@@ -1,6 +1,6 @@
 """KPI tables: the interval KPI table, the daily table with gaps filled, and the weekly rollup."""
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -66,7 +66,7 @@ def queue_interval_kpis(
             "those partitions of raw_queue_aggregates first (e.g. launch a backfill of the daily job)."
         )
 
-    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+    def produce() -> Generator[dict[str, pl.DataFrame], None, dict[str, dg.MetadataValue]]:
         # A month of days is transformed in one pass (a few polars queries instead of a few per day), then
         # split into one frame per partition and written before the next month is read.
         for batch in batches(days):
@@ -85,6 +85,8 @@ def queue_interval_kpis(
                 results.record(key, checks.interval_rules(frame, grids[key]))
             record_partition_figures(context, frames)
             yield frames
+        # `replaced` has seen every batch by now: the I/O manager calls it before asking for the next one.
+        return {"restated_days": dg.MetadataValue.int(len(restated))}
 
     def replaced(key: str, stored: pl.DataFrame, new: pl.DataFrame) -> dict[str, dg.MetadataValue]:
         change = restatement.restatement(stored, new)
@@ -93,10 +95,7 @@ def queue_interval_kpis(
             context.log.info(f"Re-read of {key} restated its figures: {change.describe()}.")
         return restatement_metadata(change)
 
-    def summary() -> dict[str, dg.MetadataValue]:
-        return {"restated_days": dg.MetadataValue.int(len(restated))}
-
-    yield dg.Output(PartitionBatches(produce(), summary, replaced))
+    yield dg.Output(PartitionBatches(produce(), replaced))
     yield from results.events()
 
 
@@ -138,9 +137,9 @@ def queue_kpis_daily(
         )
     now = datetime.now(UTC)
     results = checks.PartitionChecks(context, checks.DAILY_CHECKS)
-    gap_days: list[str] = []
 
-    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+    def produce() -> Generator[dict[str, pl.DataFrame], None, dict[str, dg.MetadataValue]]:
+        gap_days = 0
         for batch in batches(days):
             needed = gapfill.days_to_read(batch, observed, SETTINGS.pipeline.gap_window_days)
             window = {
@@ -163,19 +162,17 @@ def queue_kpis_daily(
                 is_gap = day not in window
                 extra[key] = {"is_gap_day": dg.MetadataValue.bool(is_gap)}
                 if is_gap:
-                    gap_days.append(key)
+                    gap_days += 1
                     sources = gapfill.estimate_sources(day, observed, SETTINGS.pipeline.gap_window_days)
                     extra[key]["estimate_sources"] = dg.MetadataValue.json(list(sources))
             record_partition_figures(context, frames, extra)
             yield frames
-
-    def summary() -> dict[str, dg.MetadataValue]:
         return {
-            "gap_days": dg.MetadataValue.int(len(gap_days)),
+            "gap_days": dg.MetadataValue.int(gap_days),
             "restatement_days": dg.MetadataValue.int(SETTINGS.pipeline.lookback_days),
         }
 
-    yield dg.Output(PartitionBatches(produce(), summary))
+    yield dg.Output(PartitionBatches(produce()))
     yield from results.events()
 
 
