@@ -37,14 +37,12 @@ WEEKLY_EXPORT_FRESHNESS = _freshness_after(WEEKLY_CRON)
 daily_job = dg.define_asset_job(
     "genesys_daily_job",
     selection=dg.AssetSelection.assets(*DAILY_ASSETS),
-    partitions_def=daily_partitions,
     description="Extract, compute and export the daily KPI partitions (a range of days runs as one run).",
     tags={"genesys/api": "true"},
 )
 weekly_job = dg.define_asset_job(
     "genesys_weekly_job",
     selection=dg.AssetSelection.assets(*WEEKLY_ASSETS),
-    partitions_def=weekly_partitions,
     description="Roll the daily KPI partitions of a local week up into the weekly table and its export.",
 )
 directory_job = dg.define_asset_job(

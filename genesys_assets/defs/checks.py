@@ -26,7 +26,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,  # not re-exported by dagster; pinned version
+    AssetCheckEvaluationTargetMaterializationData,  # not public; guarded by defs/test_dagster_internals.py
 )
 
 from genesys_assets.config import SETTINGS
@@ -292,7 +292,11 @@ class PartitionChecks:
         targets: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
         for record in records:
             partition = record.partition_key
-            if partition is not None and partition not in targets and record.run_id == self._context.run_id:
+            if (
+                partition is not None
+                and partition not in targets
+                and record.run_id == self._context.run.run_id
+            ):
                 targets[partition] = AssetCheckEvaluationTargetMaterializationData(
                     storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
                 )

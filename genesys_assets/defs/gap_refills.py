@@ -31,7 +31,6 @@ def observed_keys(instance: dg.DagsterInstance, partition_keys: Sequence[str] | 
 gap_refill_job = dg.define_asset_job(
     "genesys_gap_refill_job",
     selection=dg.AssetSelection.assets(*GAP_ASSETS),
-    partitions_def=daily_partitions,
     description="Re-estimate (or replace with exact values) daily partitions whose gap estimate is stale.",
 )
 
