@@ -33,18 +33,15 @@ run_executor = dg.ExecutorDefinition(
 )
 
 
+# What a Definitions found in the defs folder holds besides its assets; all of it goes into the code location.
+_KEPT = ("asset_checks", "jobs", "schedules", "sensors", "loggers", "metadata")
+
+
 def code_location(found: dg.Definitions) -> dg.Definitions:
     """The definitions `found` in the defs folder, each asset with a reference to the file and line of its
     function (shown in the UI), merged with the executor and the resources."""
-    referenced = dg.Definitions(
-        assets=dg.with_source_code_references(found.assets or []),
-        asset_checks=found.asset_checks,
-        jobs=found.jobs,
-        schedules=found.schedules,
-        sensors=found.sensors,
-        loggers=found.loggers,
-        metadata=found.metadata,
-    )
+    kept = {name: getattr(found, name) for name in _KEPT}
+    referenced = dg.Definitions(assets=dg.with_source_code_references(found.assets or []), **kept)
     return dg.Definitions.merge(
         referenced, dg.Definitions(executor=run_executor, resources=build_resources(SETTINGS))
     )

@@ -44,14 +44,9 @@ IN_PROCESS = ["--config-json", '{"execution": {"config": {"in_process": {}}}}']
 
 
 def _launch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [DG, "launch", *args, *IN_PROCESS]
     return subprocess.run(
-        [DG, "launch", *args, *IN_PROCESS],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
     )
 
 

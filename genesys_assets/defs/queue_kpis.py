@@ -17,7 +17,12 @@ from genesys_assets.defs.common import (
     restatement_metadata,
 )
 from genesys_assets.defs.gap_refills import observed_keys
-from genesys_assets.defs.io_manager import MissingPartitionError, PartitionBatches, StoredPartitions
+from genesys_assets.defs.io_manager import (
+    ALLOW_MISSING_PARTITIONS,
+    MissingPartitionError,
+    PartitionBatches,
+    StoredPartitions,
+)
 from genesys_assets.defs.partitions import (
     channel_window_mapping,
     daily_partitions,
@@ -39,7 +44,7 @@ from genesys_assets.transforms.split import split_by_local_date
     backfill_policy=dg.BackfillPolicy.single_run(),
     ins={
         "raw_queue_aggregates": dg.AssetIn(
-            partition_mapping=channel_window_mapping, metadata={"allow_missing_partitions": True}
+            partition_mapping=channel_window_mapping, metadata={ALLOW_MISSING_PARTITIONS: True}
         )
     },
     check_specs=checks.INTERVAL_CHECKS,
@@ -107,7 +112,7 @@ def queue_interval_kpis(
     backfill_policy=dg.BackfillPolicy.single_run(),
     ins={
         "queue_interval_kpis": dg.AssetIn(
-            partition_mapping=gap_window_mapping, metadata={"allow_missing_partitions": True}
+            partition_mapping=gap_window_mapping, metadata={ALLOW_MISSING_PARTITIONS: True}
         )
     },
     check_specs=checks.DAILY_CHECKS,

@@ -49,7 +49,7 @@ from genesys_assets.sandbox.generator import (
     alert_timeout_ms,
     iso_ms,
 )
-from genesys_assets.sandbox.query import SUPPORTED_METRICS, AggregateQuery, Target
+from genesys_assets.sandbox.query import KNOWN_METRICS, AggregateQuery, Target
 
 _M = len(ANALYTICS_MEDIA_TYPES)
 _D = len(DIRECTIONS)
@@ -140,6 +140,12 @@ METRIC_SOURCES: Final[dict[str, tuple[str, _Source]]] = {
         _event("wait_end", "dialing", lambda d: (d.direction == DIRECTION_OUTBOUND) & _answered(d)),
     ),
 }
+
+
+# Metrics the sandbox computes: those with events, and the service level derived from them. The rest of the
+# catalogue is accepted and never has activity, as a metric without events is omitted by the real API.
+SUPPORTED_METRICS: Final[tuple[str, ...]] = (*METRIC_SOURCES, "oServiceLevel")
+assert KNOWN_METRICS.issuperset(SUPPORTED_METRICS)
 
 
 @dataclass(frozen=True)
