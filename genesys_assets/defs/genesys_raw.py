@@ -10,7 +10,7 @@ import polars as pl
 
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs import checks
-from genesys_assets.defs.common import GENESYS_POOL, GROUP_RAW, OWNERS
+from genesys_assets.defs.common import GENESYS_POOL, GROUP_RAW, OWNERS, range_partitioned
 from genesys_assets.defs.failures import permanent_failures_not_retried
 from genesys_assets.defs.io_manager import PartitionBatches
 from genesys_assets.defs.partitions import daily_partitions, partition_days
@@ -56,9 +56,7 @@ def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) 
 @dg.asset(
     group_name=GROUP_RAW,
     kinds={"genesys", "polars"},
-    owners=OWNERS,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(daily_partitions),
     pool=GENESYS_POOL,
     tags={"domain": "contact_center"},
     check_specs=checks.RAW_CHECKS,

@@ -8,7 +8,7 @@ import polars as pl
 from genesys_assets import localtime
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs.automation import DAILY_EXPORT_FRESHNESS, WEEKLY_EXPORT_FRESHNESS
-from genesys_assets.defs.common import GROUP_EXPORT, OWNERS, batches, kpi_figures
+from genesys_assets.defs.common import GROUP_EXPORT, batches, kpi_figures, range_partitioned
 from genesys_assets.defs.failures import permanent_failures_not_retried
 from genesys_assets.defs.io_manager import StoredPartitions, table_schema
 from genesys_assets.defs.partitions import daily_partitions, weekly_partitions
@@ -73,9 +73,7 @@ class _ExportWriter:
 @dg.asset(
     group_name=GROUP_EXPORT,
     kinds={"polars", "s3"},
-    owners=OWNERS,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(daily_partitions),
     freshness_policy=DAILY_EXPORT_FRESHNESS,
 )
 def queue_export_daily(
@@ -103,9 +101,7 @@ def queue_export_daily(
 @dg.asset(
     group_name=GROUP_EXPORT,
     kinds={"polars", "s3"},
-    owners=OWNERS,
-    partitions_def=weekly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(weekly_partitions),
     freshness_policy=WEEKLY_EXPORT_FRESHNESS,
 )
 def queue_export_weekly(

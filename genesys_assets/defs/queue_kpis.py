@@ -11,8 +11,8 @@ from genesys_assets.config import SETTINGS
 from genesys_assets.defs import checks
 from genesys_assets.defs.common import (
     GROUP_KPIS,
-    OWNERS,
     batches,
+    range_partitioned,
     record_partition_figures,
     restatement_metadata,
 )
@@ -39,9 +39,7 @@ from genesys_assets.transforms.split import split_by_local_date
 @dg.asset(
     group_name=GROUP_KPIS,
     kinds={"polars"},
-    owners=OWNERS,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(daily_partitions),
     ins={
         "raw_queue_aggregates": dg.AssetIn(
             partition_mapping=channel_window_mapping, metadata={ALLOW_MISSING_PARTITIONS: True}
@@ -107,9 +105,7 @@ def queue_interval_kpis(
 @dg.asset(
     group_name=GROUP_KPIS,
     kinds={"polars"},
-    owners=OWNERS,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(daily_partitions),
     ins={
         "queue_interval_kpis": dg.AssetIn(
             partition_mapping=gap_window_mapping, metadata={ALLOW_MISSING_PARTITIONS: True}
@@ -184,9 +180,7 @@ def queue_kpis_daily(
 @dg.asset(
     group_name=GROUP_KPIS,
     kinds={"polars"},
-    owners=OWNERS,
-    partitions_def=weekly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(weekly_partitions),
     check_specs=checks.WEEKLY_CHECKS,
 )
 def queue_kpis_weekly(
