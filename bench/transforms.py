@@ -133,7 +133,7 @@ def polars_path(folder: Path, out: Path) -> dict[str, float]:
         interval = kpis.interval_kpis(raw, pairs, days, TIMEZONE, 30)
         window = {day: interval.filter(pl.col("local_date") == day) for day in days}
         daily = gapfill.fill_days(
-            window, days, timezone=TIMEZONE, interval_minutes=30, now=now, restatement_days=7
+            window, days, timezone=TIMEZONE, interval_minutes=30, now=now, lookback_days=7
         )
         exported = export.export_daily_partitions(
             {day.isoformat(): frame for day, frame in daily.items()}, queues, TIMEZONE

@@ -1,8 +1,10 @@
 """Configuration: every environment variable the code location reads, in one table, read once, here.
 
 Each variable sets one field: of `PipelineSettings` (the partitions and the KPI grid need these values when
-the definitions load, before any run exists), of the Genesys client's `GenesysSettings` (passed on by
-`GenesysResource`), of the S3 export, of the lake's I/O manager or of the S3 client. A variable's default is
+the definitions load, before any run exists), of the Genesys client's `GenesysSettings` (built by
+`GenesysResource`), of the S3 export's `ExportSettings` (built by `S3ExportResource`), of the lake's
+`LakeSettings` (built by the I/O manager) or of the export's S3 client. `SETTINGS` holds them all. This module
+sits below the Dagster layer: it imports nothing from `genesys_assets.defs`, whose modules read it. A variable's default is
 its field's default, its text is parsed by the field's type, and its value is checked by the field's own
 rule, so each default and each check is written once. A bad value fails the load of the code location with a
 message that names the variable and the fix. Credentials and the bucket are read at run time through Dagster's
@@ -23,11 +25,10 @@ from typing import Any, Literal
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from genesys_assets.defs.io_manager import PartitionedParquetIOManager
-from genesys_assets.defs.resources import S3ExportResource
 from genesys_assets.genesys.ratelimit import masked_url
 from genesys_assets.genesys.regions import resolve_hosts
 from genesys_assets.genesys.settings import GenesysSettings
+from genesys_assets.lake.settings import ExportSettings, LakeSettings
 from genesys_assets.localtime import GRANULARITY_MINUTES, Granularity, zone
 
 
@@ -75,8 +76,8 @@ class PipelineSettings:
 Target = (
     type[PipelineSettings]
     | type[GenesysSettings]
-    | type[S3ExportResource]
-    | type[PartitionedParquetIOManager]
+    | type[ExportSettings]
+    | type[LakeSettings]
     | type[S3Resource]
 )
 
@@ -150,28 +151,30 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GENESYS_LOOKBACK_DAYS", PipelineSettings, "lookback_days"),
     Variable("GENESYS_GAP_WINDOW_DAYS", PipelineSettings, "gap_window_days"),
     Variable("GENESYS_CHANNEL_WINDOW_DAYS", PipelineSettings, "channel_window_days"),
-    Variable("GENESYS_LAKE_DIR", PartitionedParquetIOManager, "base_dir"),
-    Variable("EXPORT_S3_BUCKET", S3ExportResource, "bucket", at_run_time=True),
-    Variable("EXPORT_S3_PREFIX", S3ExportResource, "prefix"),
-    Variable("EXPORT_S3_SSE", S3ExportResource, "sse"),
-    Variable("EXPORT_S3_KMS_KEY_ID", S3ExportResource, "kms_key_id", unset="the `aws/s3` key"),
-    Variable("EXPORT_PARQUET_COMPRESSION", S3ExportResource, "compression"),
+    Variable("GENESYS_LAKE_DIR", LakeSettings, "base_dir"),
+    Variable("EXPORT_S3_BUCKET", ExportSettings, "bucket", at_run_time=True),
+    Variable("EXPORT_S3_PREFIX", ExportSettings, "prefix"),
+    Variable("EXPORT_S3_SSE", ExportSettings, "sse"),
+    Variable("EXPORT_S3_KMS_KEY_ID", ExportSettings, "kms_key_id", unset="the `aws/s3` key"),
+    Variable("EXPORT_PARQUET_COMPRESSION", ExportSettings, "compression"),
     Variable("AWS_ENDPOINT_URL", S3Resource, "endpoint_url", unset="AWS's"),
 )
 
 
 @dataclass(frozen=True)
-class Config:
-    """The values the environment gives, per target: settings for the graph, field values for resources."""
+class Settings:
+    """What the environment gives: the graph's settings, and the field values of the settings the resources
+    build at run time (`GenesysSettings`, `ExportSettings`, `LakeSettings`, the export's `S3Resource`), where
+    a value read at run time is an `EnvVar`."""
 
     pipeline: PipelineSettings
-    genesys: dict[str, Any] = field(default_factory=dict)  # GenesysResource fields
-    export: dict[str, Any] = field(default_factory=dict)  # S3ExportResource fields
-    lake: dict[str, Any] = field(default_factory=dict)  # PartitionedParquetIOManager fields
+    genesys: dict[str, Any] = field(default_factory=dict)  # GenesysSettings fields
+    export: dict[str, Any] = field(default_factory=dict)  # ExportSettings fields
+    lake: dict[str, Any] = field(default_factory=dict)  # LakeSettings fields
     s3_client: dict[str, Any] = field(default_factory=dict)  # S3Resource fields of the export
 
 
-def read(env: Mapping[str, str] | None = None, *, today: date | None = None) -> Config:
+def read(env: Mapping[str, str] | None = None, *, today: date | None = None) -> Settings:
     """Every variable of `VARIABLES` from `env` (default: the process environment), parsed and checked.
 
     An unset or blank variable keeps its field's default. Variables read at run time become `EnvVar`s.
@@ -202,11 +205,11 @@ def read(env: Mapping[str, str] | None = None, *, today: date | None = None) -> 
             f"GENESYS_START_DATE={pipeline.start_date} is not in the past (today is {today} in "
             f"{pipeline.timezone}); the first partition must be a completed local day. Set an earlier date."
         )
-    return Config(
+    return Settings(
         pipeline=pipeline,
         genesys=genesys,
-        export=values.get(S3ExportResource, {}),
-        lake=values.get(PartitionedParquetIOManager, {}),
+        export=values.get(ExportSettings, {}),
+        lake=values.get(LakeSettings, {}),
         s3_client=values.get(S3Resource, {}),
     )
 
@@ -246,5 +249,5 @@ def _parse(variable: Variable, text: str) -> Any:
     return value
 
 
-CONFIG = read()
-SETTINGS = CONFIG.pipeline
+SETTINGS: Settings = read()
+"""The environment of this process, read once at import: the code location's settings."""

@@ -1,25 +1,20 @@
-"""The code location: the assets, checks, jobs, schedules and sensors of `genesys_assets.defs`, with the
-resources built once from the environment (`genesys_assets.config`).
+"""The code location: every definition found in `genesys_assets.defs`, with the executor, the resources
+built once from the environment (`genesys_assets.config`) and each asset's code reference.
 
-`dg list defs` and `dg check defs` load this module (`[tool.dg]` in pyproject.toml), as do `dagster dev` and
-the UI's workspace.
+`dg.load_from_defs_folder` imports every module of the defs folder that `[tool.dg.project]` names in
+pyproject.toml and collects the assets, checks, jobs, schedules and sensors it finds, so a module added to
+`defs/` (by hand or by `dg scaffold defs`) loads with no edit here. `dg list defs`, `dg check defs`, `dg dev`,
+`dg launch`, the `dagster` CLI and the UI's workspace load this module.
 """
 
 from __future__ import annotations
 
-import warnings
+from pathlib import Path
 
 import dagster as dg
 
-from genesys_assets.config import CONFIG
-from genesys_assets.defs import automation, gap_refills, genesys_raw, lake_export, queue_kpis
+from genesys_assets.config import SETTINGS
 from genesys_assets.defs.resources import build_resources
-
-with warnings.catch_warnings():  # code references are a beta API of Dagster 1.13
-    warnings.simplefilter("ignore", dg.BetaWarning)
-    ASSETS = dg.with_source_code_references(
-        dg.load_assets_from_modules([genesys_raw, queue_kpis, lake_export])
-    )
 
 # Runs execute in one process by default: each step process of Dagster's multiprocess executor would first
 # import the code location again, which costs more than a one-partition run's work (bench/README.md). The steps of
@@ -37,16 +32,19 @@ run_executor = dg.ExecutorDefinition(
     description="In process by default; `multiprocess: {}` in the run config runs each step in its own process.",
 )
 
-defs = dg.Definitions(
-    assets=ASSETS,
-    executor=run_executor,
-    jobs=[automation.daily_job, automation.weekly_job, gap_refills.gap_refill_job, automation.directory_job],
-    schedules=[
-        automation.genesys_daily_schedule,
-        automation.genesys_restatement_sweep_schedule,
-        automation.genesys_weekly_schedule,
-        automation.genesys_directory_schedule,
-    ],
-    sensors=[gap_refills.gap_refill_sensor, automation.partition_failure_sensor],
-    resources=build_resources(CONFIG),
-)
+
+# What a Definitions found in the defs folder holds besides its assets; all of it goes into the code location.
+_KEPT = ("asset_checks", "jobs", "schedules", "sensors", "loggers", "metadata")
+
+
+def code_location(found: dg.Definitions) -> dg.Definitions:
+    """The definitions `found` in the defs folder, each asset with a reference to the file and line of its
+    function (shown in the UI), merged with the executor and the resources."""
+    kept = {name: getattr(found, name) for name in _KEPT}
+    referenced = dg.Definitions(assets=dg.with_source_code_references(found.assets or []), **kept)
+    return dg.Definitions.merge(
+        referenced, dg.Definitions(executor=run_executor, resources=build_resources(SETTINGS))
+    )
+
+
+defs = code_location(dg.load_from_defs_folder(path_within_project=Path(__file__).parent))

@@ -9,7 +9,6 @@ that do so mark themselves). `-m "not e2e"` runs the rest: pure functions, in se
 """
 
 import os
-import warnings
 
 import pytest
 
@@ -28,11 +27,6 @@ for _name in (
     "GENESYS_RATE_LIMIT_URL",
 ):
     os.environ.pop(_name, None)
-
-# Dagster flags single-run backfills, window mappings and partitioned checks as beta/preview; they are
-# deliberate choices of this project (see README.md), so their notices are not test output.
-warnings.filterwarnings("ignore", message=".*(beta|preview).*")
-warnings.filterwarnings("ignore", message="Found asset job named")
 
 pytest_plugins = [  # modules that others import come first, so pytest rewrites their asserts
     "genesys_assets_tests.s3_fixtures",

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from genesys_assets import config
-from genesys_assets.definitions import ASSETS
+from genesys_assets.definitions import defs
 from genesys_assets.defs.automation import DAILY_ASSETS, WEEKLY_ASSETS, range_tags
 from genesys_assets.defs.resources import build_resources
 from genesys_assets.lake.export_writer import Grain, export_key
@@ -122,7 +122,7 @@ class Pipeline:
         partition_key = partitions if isinstance(partitions, str) else None
         tags = range_tags(*partitions) if isinstance(partitions, tuple) else {}
         return dg.materialize(
-            ASSETS,
+            list(defs.assets or []),
             selection=dg.AssetSelection.assets(*selection),
             resources=self.resources,
             instance=self.instance,

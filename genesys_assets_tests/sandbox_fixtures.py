@@ -7,7 +7,7 @@ The suite's conftest loads them as a pytest plugin; name them as test arguments:
 * ``make_sandbox``: ``make_sandbox(**knobs)`` starts another server whose config is
   `DEFAULT_SANDBOX_CONFIG` with the knobs changed; every server it started stops after the test.
 
-Helpers: :func:`sandbox_token` (a bearer token over HTTP), :func:`sandbox_http` (an httpx client with the
+Helpers: :func:`client_settings` (Genesys client settings for a sandbox org), :func:`sandbox_token` (a bearer token over HTTP), :func:`sandbox_http` (an httpx client with the
 token set), :func:`aggregates_body` (a pipeline-style aggregates query over local days),
 :func:`daily_measures` (an answer's buckets summed per queue x media type x direction x local date in KPI
 names, maxima taken, to compare with ``sandbox.truth.daily_totals``).
@@ -18,12 +18,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from genesys_assets.genesys.settings import GenesysSettings
 from genesys_assets.localtime import days_bounds, iso_interval
 from genesys_assets.sandbox import SandboxConfig, SandboxServer
 from genesys_assets.schema import AGGREGATE_METRICS
@@ -35,6 +37,7 @@ __all__ = [
     "JOBS_PATH",
     "QUEUES_PATH",
     "aggregates_body",
+    "client_settings",
     "daily_measures",
     "make_sandbox",
     "sandbox",
@@ -54,6 +57,24 @@ DEFAULT_SANDBOX_CONFIG = SandboxConfig(
     end_date=date(2026, 12, 31),
     conversations_per_queue_day=40,
 )
+
+
+def client_settings(server: SandboxServer, rate_limit_dir: Path, **overrides: Any) -> GenesysSettings:
+    """Settings of a Genesys client of the sandbox org `server`: its credentials and URL, a rate-limit bucket
+    in `rate_limit_dir` that never holds a test back, quick retries and job polls; then `overrides`."""
+    options: dict[str, Any] = {
+        "client_id": server.client_id,
+        "client_secret": server.client_secret,
+        "api_url": server.url,
+        "login_url": server.url,
+        "rate_limit_dir": str(rate_limit_dir),
+        "requests_per_second": 1000.0,
+        "burst": 1000,
+        "retry_backoff_s": 0.05,
+        "job_poll_initial_s": 0.02,
+        "job_poll_max_s": 0.1,
+    }
+    return GenesysSettings(**{**options, **overrides})
 
 
 def sandbox_token(server: SandboxServer, client: httpx.Client | None = None) -> str:

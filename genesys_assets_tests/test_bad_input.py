@@ -605,7 +605,7 @@ def test_invalid_pipeline_settings(env: dict[str, str], says: tuple[str, ...]) -
         (
             "GENESYS_FETCH_MODE",
             "fast",
-            ("GENESYS_FETCH_MODE='fast' is not supported", "auto, sync, jobs"),
+            ("GENESYS_FETCH_MODE='fast' is not supported", "auto, sync, async"),
         ),
         (
             "GENESYS_MAX_QUERY_DAYS",

@@ -1,6 +1,6 @@
-"""The commands the README gives, run as a user runs them: `dagster definitions validate`, `dagster asset
-materialize` for one daily and one weekly partition, and the headless demo. Only environment variables point
-them at the sandbox org and the S3 API on 127.0.0.1."""
+"""The commands the README gives, run as a user runs them: `dg launch` for one daily partition, a range and
+one weekly partition, and the headless demo. Only environment variables point them at the sandbox org and the
+S3 API on 127.0.0.1. The one-partition command prints no warning."""
 
 import os
 import subprocess
@@ -19,7 +19,7 @@ from genesys_assets_tests.s3_fixtures import s3_client_for
 pytestmark = pytest.mark.e2e  # runs Dagster (and child processes)
 
 REPO = Path(__file__).resolve().parent.parent
-DAGSTER = str(Path(sys.executable).with_name("dagster"))
+DG = str(Path(sys.executable).with_name("dg"))
 
 
 def _environment(sandbox: SandboxServer, s3_url: str, bucket: str, home: Path) -> dict[str, str]:
@@ -43,10 +43,10 @@ def _environment(sandbox: SandboxServer, s3_url: str, bucket: str, home: Path) -
 IN_PROCESS = ["--config-json", '{"execution": {"config": {"in_process": {}}}}']
 
 
-def _dagster(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    extra = IN_PROCESS if args[:2] == ("asset", "materialize") else []
+def _launch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [DG, "launch", *args, *IN_PROCESS]
     return subprocess.run(
-        [DAGSTER, *args, *extra], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
     )
 
 
@@ -54,39 +54,18 @@ def test_readme_materialize_commands_on_any_compatible_endpoints(
     sandbox: SandboxServer, moto_s3: str, s3_bucket: str, tmp_path: Path
 ) -> None:
     env = _environment(sandbox, moto_s3, s3_bucket, tmp_path / "home")
-    validated = _dagster("definitions", "validate", "-m", "genesys_assets.definitions", env=env)
-    assert validated.returncode == 0, validated.stderr[-2000:]
-
-    steps = [
-        ("genesys_queues", None),
-        ("raw_queue_aggregates,queue_interval_kpis,queue_kpis_daily,queue_export_daily", "2026-11-01"),
-    ]
-    for selection, partition in steps:
-        args = ["asset", "materialize", "-m", "genesys_assets.definitions", "--select", selection]
-        done = _dagster(*args, *(["--partition", partition] if partition else []), env=env)
-        assert done.returncode == 0, done.stderr[-3000:]
-    week = _dagster(
-        "asset",
-        "materialize",
-        "-m",
-        "genesys_assets.definitions",
-        "--select",
-        "raw_queue_aggregates,queue_interval_kpis,queue_kpis_daily,queue_export_daily",
-        "--partition-range",
-        "2026-10-26...2026-10-31",
-        env=env,
-    )
+    daily = "raw_queue_aggregates,queue_interval_kpis,queue_kpis_daily,queue_export_daily"
+    queues = _launch("--assets", "genesys_queues", env=env)
+    assert queues.returncode == 0, queues.stderr[-3000:]
+    day = _launch("--assets", daily, "--partition", "2026-11-01", env=env)
+    assert day.returncode == 0, day.stderr[-3000:]
+    # Quiet: the deliberate beta/preview APIs are filtered in genesys_assets.defs, nothing else warns.
+    warned = [line for line in (day.stdout + day.stderr).splitlines() if "Warning" in line]
+    assert warned == [], "\n".join(warned)
+    week = _launch("--assets", daily, "--partition-range", "2026-10-26...2026-10-31", env=env)
     assert week.returncode == 0, week.stderr[-3000:]
-    weekly = _dagster(
-        "asset",
-        "materialize",
-        "-m",
-        "genesys_assets.definitions",
-        "--select",
-        "queue_kpis_weekly,queue_export_weekly",
-        "--partition",
-        "2026-10-26",
-        env=env,
+    weekly = _launch(
+        "--assets", "queue_kpis_weekly,queue_export_weekly", "--partition", "2026-10-26", env=env
     )
     assert weekly.returncode == 0, weekly.stderr[-3000:]
 
@@ -95,10 +74,10 @@ def test_readme_materialize_commands_on_any_compatible_endpoints(
     assert export_key("cli", "weekly", "2026-10-26") in keys
     assert len([k for k in keys if k.startswith(export_prefix("cli", "daily"))]) == 7
     body = s3.get_object(Bucket=s3_bucket, Key=export_key("cli", "daily", "2026-11-01"))
-    day = pl.read_parquet(body["Body"].read())
-    assert day["interval_start"].n_unique() == 50  # the 25-hour fall-back day
-    assert int(day["offered"].sum()) == int(
-        sandbox.truth.daily_frame(*[day["local_date"][0]] * 2)["offered"].sum()
+    exported = pl.read_parquet(body["Body"].read())
+    assert exported["interval_start"].n_unique() == 50  # the 25-hour fall-back day
+    assert int(exported["offered"].sum()) == int(
+        sandbox.truth.daily_frame(*[exported["local_date"][0]] * 2)["offered"].sum()
     )
 
 

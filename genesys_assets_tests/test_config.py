@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -118,3 +121,16 @@ def test_rate_limit_url_is_checked_at_load_and_never_shown() -> None:
     message = str(excinfo.value)
     assert "GENESYS_RATE_LIMIT_URL=mysql://genesys:***@db/x must be a postgresql:// URL" in message
     assert "hunter2" not in message and "GENESYS_RATE_LIMIT_URL=postgresql://USER@HOST:5432/DB" in message
+
+
+def test_config_imports_nothing_of_the_dagster_layer() -> None:
+    """Configuration sits below `genesys_assets.defs`: importing it loads none of the Dagster layer's modules."""
+    probe = (
+        "import sys, genesys_assets.config\n"
+        "print(sorted(name for name in sys.modules if name.startswith('genesys_assets.defs')))"
+    )
+    env = {**os.environ, "GENESYS_START_DATE": "2026-01-01"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]", done.stdout

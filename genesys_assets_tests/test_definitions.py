@@ -10,6 +10,8 @@ them fails here until the snapshot is rewritten on purpose:
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +136,42 @@ def test_dg_check_and_list_defs() -> None:
     assert names["sensors"] == sorted(snapshot["sensors"])
     assert names["resources"] == sorted(snapshot["resources"])
     assert len(sections["asset_checks"]) == sum(len(a["checks"]) for a in snapshot["assets"].values())
+
+
+THROWAWAY = '''"""An asset module dropped into defs/ with no other edit."""
+
+import dagster as dg
+
+
+@dg.asset
+def dropped_in_asset() -> None:
+    """Loads because its module is in the defs folder."""
+'''
+
+
+@pytest.mark.e2e
+def test_a_module_dropped_into_defs_loads_with_no_other_edit(tmp_path: Path) -> None:
+    # A copy of the project, so the throwaway module never meets the tests that load the real code location.
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO / "pyproject.toml", project)
+    shutil.copytree(
+        REPO / "genesys_assets", project / "genesys_assets", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (project / "genesys_assets" / "defs" / "dropped_in.py").write_text(THROWAWAY, encoding="utf-8")
+    listed = subprocess.run(
+        [DG, "list", "defs", "--json"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assets = {item["asset_key"]: item for item in json.loads(listed.stdout)["assets"]}
+    assert sorted(assets) == sorted([*graph_snapshot(defs)["assets"], "dropped_in_asset"])
+    assert assets["dropped_in_asset"]["source"].startswith("genesys_assets/defs/dropped_in.py")
 
 
 @pytest.mark.e2e

@@ -494,6 +494,19 @@ def _run_tags(deployment: Deployment, run_id: str) -> dict[str, str]:
     return dict(deployment.postgres.query("SELECT key, value FROM run_tags WHERE run_id = %s", [run_id]))
 
 
+def _failed_run_tags(deployment: Deployment, run_id: str) -> dict[str, str]:
+    """The tags of a failed run once Dagster has added its retry verdict (`dagster/will_retry`), which it
+    stores just after the run's FAILURE status."""
+
+    def probe() -> dict[str, str] | None:
+        tags = _run_tags(deployment, run_id)
+        return tags if "dagster/will_retry" in tags else None
+
+    return wait_until(
+        probe, timeout=60, interval=0.5, what="the run's retry verdict", alive=deployment.services
+    )
+
+
 def _retries_of(deployment: Deployment, run_id: str) -> list[str]:
     rows = deployment.postgres.query(
         "SELECT run_id FROM run_tags WHERE key = 'dagster/parent_run_id' AND value = %s", [run_id]
@@ -515,7 +528,7 @@ def test_rejected_credentials_fail_once_while_a_503_storm_is_retried(deployment:
         assert _wait_runs_done(deployment, lambda: [rejected], 1) == {rejected: "FAILURE"}
     finally:
         sandbox.update(client_secret=secret)
-    tags = _run_tags(deployment, rejected)
+    tags = _failed_run_tags(deployment, rejected)
     assert tags["dagster/retry_on_asset_or_op_failure"] == "false"  # put there by the failing step
     assert tags["dagster/will_retry"] == "false"  # Dagster's own verdict, from deploy/dagster.yaml's settings
     assert tags["dagster/failure_reason"] == "STEP_FAILURE"
@@ -525,7 +538,7 @@ def test_rejected_credentials_fail_once_while_a_503_storm_is_retried(deployment:
         sandbox.update(fault_script=["503"] * 3)
         storm = _launch_run(deployment, "genesys_directory_job")
         assert _wait_runs_done(deployment, lambda: [storm], 1) == {storm: "FAILURE"}
-        storm_tags = _run_tags(deployment, storm)
+        storm_tags = _failed_run_tags(deployment, storm)
         assert (
             storm_tags["dagster/will_retry"] == "true"
             and "dagster/retry_on_asset_or_op_failure" not in storm_tags

@@ -27,7 +27,7 @@ def _freshness_after(cron: str) -> dg.FreshnessPolicy:
     minute, hour, *rest = cron.split()
     deadline = " ".join([minute, str(int(hour) + int(RUN_WITHIN.total_seconds() // 3600)), *rest])
     return dg.FreshnessPolicy.cron(
-        deadline_cron=deadline, lower_bound_delta=RUN_WITHIN, timezone=SETTINGS.timezone
+        deadline_cron=deadline, lower_bound_delta=RUN_WITHIN, timezone=SETTINGS.pipeline.timezone
     )
 
 
@@ -37,14 +37,12 @@ WEEKLY_EXPORT_FRESHNESS = _freshness_after(WEEKLY_CRON)
 daily_job = dg.define_asset_job(
     "genesys_daily_job",
     selection=dg.AssetSelection.assets(*DAILY_ASSETS),
-    partitions_def=daily_partitions,
     description="Extract, compute and export the daily KPI partitions (a range of days runs as one run).",
     tags={"genesys/api": "true"},
 )
 weekly_job = dg.define_asset_job(
     "genesys_weekly_job",
     selection=dg.AssetSelection.assets(*WEEKLY_ASSETS),
-    partitions_def=weekly_partitions,
     description="Roll the daily KPI partitions of a local week up into the weekly table and its export.",
 )
 directory_job = dg.define_asset_job(
@@ -74,7 +72,7 @@ def _reread(kind: str, keys: list[str], context: dg.ScheduleEvaluationContext) -
 @dg.schedule(
     job=daily_job,
     cron_schedule=DAILY_CRON,
-    execution_timezone=SETTINGS.timezone,
+    execution_timezone=SETTINGS.pipeline.timezone,
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 def genesys_daily_schedule(context: dg.ScheduleEvaluationContext):
@@ -85,7 +83,7 @@ def genesys_daily_schedule(context: dg.ScheduleEvaluationContext):
     (default 7: one 7-day query) local days; rows stay `is_provisional` until their last re-read.
     """
     keys = daily_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
-    return _reread("daily", keys[-SETTINGS.lookback_days :], context) or dg.SkipReason(
+    return _reread("daily", keys[-SETTINGS.pipeline.lookback_days :], context) or dg.SkipReason(
         "No completed local day yet."
     )
 
@@ -97,7 +95,7 @@ SWEEP_DAYS = 28
 @dg.schedule(
     job=daily_job,
     cron_schedule=SWEEP_CRON,
-    execution_timezone=SETTINGS.timezone,
+    execution_timezone=SETTINGS.pipeline.timezone,
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 def genesys_restatement_sweep_schedule(context: dg.ScheduleEvaluationContext):
@@ -108,7 +106,7 @@ def genesys_restatement_sweep_schedule(context: dg.ScheduleEvaluationContext):
     org's service-level options restate every past day: backfill the affected range after one.
     """
     keys = daily_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
-    end = max(0, len(keys) - SETTINGS.lookback_days)
+    end = max(0, len(keys) - SETTINGS.pipeline.lookback_days)
     return _reread("sweep", keys[max(0, end - SWEEP_DAYS) : end], context) or dg.SkipReason(
         "No day is older than the nightly lookback yet."
     )
@@ -117,7 +115,7 @@ def genesys_restatement_sweep_schedule(context: dg.ScheduleEvaluationContext):
 @dg.schedule(
     job=directory_job,
     cron_schedule="0 2 * * *",
-    execution_timezone=SETTINGS.timezone,
+    execution_timezone=SETTINGS.pipeline.timezone,
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 def genesys_directory_schedule(context: dg.ScheduleEvaluationContext):
@@ -129,7 +127,7 @@ def genesys_directory_schedule(context: dg.ScheduleEvaluationContext):
 @dg.schedule(
     job=weekly_job,
     cron_schedule=WEEKLY_CRON,
-    execution_timezone=SETTINGS.timezone,
+    execution_timezone=SETTINGS.pipeline.timezone,
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
 def genesys_weekly_schedule(context: dg.ScheduleEvaluationContext):

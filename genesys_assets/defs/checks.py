@@ -26,7 +26,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,  # not re-exported by dagster; pinned version
+    AssetCheckEvaluationTargetMaterializationData,  # not public; guarded by defs/test_dagster_internals.py
 )
 
 from genesys_assets.config import SETTINGS
@@ -142,7 +142,7 @@ def raw_rules(frame: pl.DataFrame, day: date) -> dict[str, Callable[[], Rules]]:
             "non_negative": contracts.check_non_negative(frame),
             "service_level_bounds": contracts.check_service_level_bounds(frame),
             "unique_keys": contracts.check_unique_keys(frame),
-            "intervals_in_day": contracts.check_intervals_in_day(frame, day, SETTINGS.timezone),
+            "intervals_in_day": contracts.check_intervals_in_day(frame, day, SETTINGS.pipeline.timezone),
         },
         KPI_METRICS_IN_COMPLETE_GROUPS.name: lambda: {
             "kpi_metrics_in_complete_groups": contracts.check_kpi_metrics_in_complete_groups(frame)
@@ -292,7 +292,11 @@ class PartitionChecks:
         targets: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
         for record in records:
             partition = record.partition_key
-            if partition is not None and partition not in targets and record.run_id == self._context.run_id:
+            if (
+                partition is not None
+                and partition not in targets
+                and record.run_id == self._context.run.run_id
+            ):
                 targets[partition] = AssetCheckEvaluationTargetMaterializationData(
                     storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
                 )

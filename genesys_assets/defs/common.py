@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dagster as dg
 import polars as pl
@@ -19,6 +19,16 @@ GROUP_KPIS = "queue_kpis"
 GROUP_EXPORT = "lake_export"
 
 T = TypeVar("T")
+
+
+def range_partitioned(partitions_def: dg.PartitionsDefinition) -> dict[str, Any]:
+    """The `@asset` attributes every partitioned asset shares: the owners, the partitions, and a single-run
+    backfill policy, so a range of partitions is one run."""
+    return {
+        "owners": OWNERS,
+        "partitions_def": partitions_def,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+    }
 
 
 def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:

@@ -25,7 +25,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-from dagster._core.storage.tags import RETRY_ON_ASSET_OR_OP_FAILURE_TAG
+from dagster._core.storage.tags import (  # not public; guarded by defs/test_dagster_internals.py
+    RETRY_ON_ASSET_OR_OP_FAILURE_TAG,
+)
 
 from genesys_assets.genesys.errors import BadRequest, CredentialsRejected, MissingPermission
 from genesys_assets.lake.s3 import (
@@ -57,7 +59,7 @@ def is_permanent(exc: BaseException) -> bool:
 
 def do_not_retry(context: dg.AssetExecutionContext, reason: str) -> None:
     """Tag the current run so the deployment's run retries leave it failed, and say why in its log."""
-    context.instance.add_run_tags(context.run_id, {NOT_RETRIED_TAG: "false"})
+    context.instance.add_run_tags(context.run.run_id, {NOT_RETRIED_TAG: "false"})
     context.log.error(f"This run will not be retried: {reason} Fix the cause, then re-run its partitions.")
 
 

@@ -31,7 +31,6 @@ def observed_keys(instance: dg.DagsterInstance, partition_keys: Sequence[str] | 
 gap_refill_job = dg.define_asset_job(
     "genesys_gap_refill_job",
     selection=dg.AssetSelection.assets(*GAP_ASSETS),
-    partitions_def=daily_partitions,
     description="Re-estimate (or replace with exact values) daily partitions whose gap estimate is stale.",
 )
 
@@ -77,7 +76,9 @@ def gap_refill_sensor(context: dg.SensorEvaluationContext):
     instance = context.instance
     partition_keys = daily_partitions.get_partition_keys()
     observed = observed_keys(instance, partition_keys)
-    refills = plan_refills(partition_keys, observed, _recorded_sources(instance), SETTINGS.gap_window_days)
+    refills = plan_refills(
+        partition_keys, observed, _recorded_sources(instance), SETTINGS.pipeline.gap_window_days
+    )
     state = ",".join(refills) + "|" + str(len(observed))
     # Consecutive days (an outage of several days) are one run over their range, as a backfill would run
     # them (the daily assets' single-run backfill policy): one pod and one window read instead of one per day.

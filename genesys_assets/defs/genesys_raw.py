@@ -2,7 +2,7 @@
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -10,12 +10,12 @@ import polars as pl
 
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs import checks
-from genesys_assets.defs.common import GENESYS_POOL, GROUP_RAW, OWNERS
+from genesys_assets.defs.common import GENESYS_POOL, GROUP_RAW, OWNERS, range_partitioned
 from genesys_assets.defs.failures import permanent_failures_not_retried
 from genesys_assets.defs.io_manager import PartitionBatches
 from genesys_assets.defs.partitions import daily_partitions, partition_days
 from genesys_assets.defs.resources import GenesysResource
-from genesys_assets.genesys import CallStats, ChunkPlan, FetchProgress
+from genesys_assets.genesys import ChunkPlan, FetchProgress
 from genesys_assets.schema import AGGREGATE_METRICS
 from genesys_assets.transforms import dimensions
 from genesys_assets.transforms.dimensions import PartialGroupRow
@@ -40,7 +40,7 @@ def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) 
     `mediaSettings` (every queue carries all five blocks): it comes from traffic.
     """
     with permanent_failures_not_retried(context), genesys.get_client(context.log) as client:
-        queues = client.list_queues(queue_ids=SETTINGS.queue_ids or None)
+        queues = client.list_queues(queue_ids=SETTINGS.pipeline.queue_ids or None)
         stats = client.stats
     frame = queues_frame(queues)
     return dg.Output(
@@ -56,9 +56,7 @@ def genesys_queues(context: dg.AssetExecutionContext, genesys: GenesysResource) 
 @dg.asset(
     group_name=GROUP_RAW,
     kinds={"genesys", "polars"},
-    owners=OWNERS,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(daily_partitions),
     pool=GENESYS_POOL,
     tags={"domain": "contact_center"},
     check_specs=checks.RAW_CHECKS,
@@ -81,14 +79,14 @@ def raw_queue_aggregates(
     extracted_at = datetime.now(UTC)
     results = checks.PartitionChecks(context, checks.RAW_CHECKS)
     started = time.monotonic()
-    totals = {"metric_rows": 0, "query_chunks": 0}
-    stats: list[CallStats] = []
-    partial: dict[tuple[tuple[str, ...], str], PartialGroupRow] = {}
-    unknown: dict[str, set[str]] = {}
 
-    def survey(answer: pl.DataFrame) -> None:
+    def survey(
+        answer: pl.DataFrame,
+        partial: dict[tuple[tuple[str, ...], str], PartialGroupRow],
+        unknown: dict[str, set[str]],
+    ) -> None:
         # Nothing an answer holds is dropped: partial groups and values outside Genesys's enums are kept,
-        # logged once per run and counted in the metadata.
+        # logged once per run and counted (into `partial` and `unknown`) for the metadata.
         for row in dimensions.partial_groups(answer):
             key = (row.missing, row.metric)
             if key not in partial:
@@ -122,21 +120,25 @@ def raw_queue_aggregates(
             body,
             window_start=chunk.window_start,
             window_end=chunk.window_end,
-            interval_minutes=SETTINGS.interval_minutes,
-            timezone=SETTINGS.timezone,
+            interval_minutes=SETTINGS.pipeline.interval_minutes,
+            timezone=SETTINGS.pipeline.timezone,
             extracted_at=extracted_at,
         )
 
-    def batches() -> Iterator[dict[str, pl.DataFrame]]:
+    def batches() -> Generator[dict[str, pl.DataFrame], None, dict[str, dg.MetadataValue]]:
         # Each answer is read from its JSON bytes straight into columns, split into its local days (a chunk
-        # holds whole days) and written before the next is processed, so a year is never held at once.
+        # holds whole days) and written before the next is processed, so a year is never held at once. The
+        # run's figures are returned when the last chunk is written.
+        metric_rows = query_chunks = 0
+        partial: dict[tuple[tuple[str, ...], str], PartialGroupRow] = {}
+        unknown: dict[str, set[str]] = {}
         with permanent_failures_not_retried(context), genesys.get_client(context.log) as client:
             for chunk in client.iter_aggregates(
                 days[0],
                 days[-1],
-                timezone=SETTINGS.timezone,
-                granularity=SETTINGS.granularity,
-                queue_ids=SETTINGS.queue_ids or None,
+                timezone=SETTINGS.pipeline.timezone,
+                granularity=SETTINGS.pipeline.granularity,
+                queue_ids=SETTINGS.pipeline.queue_ids or None,
                 metrics=AGGREGATE_METRICS,
                 on_progress=report,
                 read_answer=read_answer,
@@ -147,31 +149,29 @@ def raw_queue_aggregates(
                 frames = split_by_local_date(chunk.answer, chunk_days)
                 for key, frame in frames.items():
                     results.record(key, checks.raw_rules(frame, date.fromisoformat(key)))
-                survey(chunk.answer)
-                totals["metric_rows"] += chunk.answer.height
-                totals["query_chunks"] += 1
+                survey(chunk.answer, partial, unknown)
+                metric_rows += chunk.answer.height
+                query_chunks += 1
                 context.log.info(
-                    f"Flattened chunk {totals['query_chunks']} ({chunk.first_day}..{chunk.last_day}): "
+                    f"Flattened chunk {query_chunks} ({chunk.first_day}..{chunk.last_day}): "
                     f"{chunk.answer.height} metric rows"
                 )
                 yield frames
-            stats.append(client.stats)
-
-    def summary() -> dict[str, dg.MetadataValue]:
+            stats = client.stats
         return {
             "days": dg.MetadataValue.int(len(days)),
-            "metric_rows": dg.MetadataValue.int(totals["metric_rows"]),
-            "api_calls": dg.MetadataValue.int(stats[0].api_calls),
-            "http_429": dg.MetadataValue.int(stats[0].http_429),
-            "retries": dg.MetadataValue.int(stats[0].retries),
-            "query_chunks": dg.MetadataValue.int(totals["query_chunks"]),
+            "metric_rows": dg.MetadataValue.int(metric_rows),
+            "api_calls": dg.MetadataValue.int(stats.api_calls),
+            "http_429": dg.MetadataValue.int(stats.http_429),
+            "retries": dg.MetadataValue.int(stats.retries),
+            "query_chunks": dg.MetadataValue.int(query_chunks),
             "partial_group_rows": dg.MetadataValue.int(sum(row.rows for row in partial.values())),
             "partial_groups": dg.MetadataValue.json([row.as_dict() for row in partial.values()]),
             "unknown_dimension_values": dg.MetadataValue.int(sum(len(v) for v in unknown.values())),
             "unknown_values": dg.MetadataValue.json({k: sorted(v) for k, v in unknown.items() if v}),
-            "granularity": dg.MetadataValue.text(SETTINGS.granularity),
-            "timezone": dg.MetadataValue.text(SETTINGS.timezone),
+            "granularity": dg.MetadataValue.text(SETTINGS.pipeline.granularity),
+            "timezone": dg.MetadataValue.text(SETTINGS.pipeline.timezone),
         }
 
-    yield dg.Output(PartitionBatches(batches(), summary))
+    yield dg.Output(PartitionBatches(batches()))
     yield from results.events()

@@ -35,7 +35,7 @@ materialization; rerunning the same partitions writes them all again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -46,7 +46,14 @@ import polars as pl
 from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
-from genesys_assets.lake.parquet import COMPRESSIONS, ParquetSchemaError, parquet_bytes, read_parquet_bytes
+from genesys_assets.lake.parquet import (
+    COMPRESSIONS,
+    Compression,
+    ParquetSchemaError,
+    parquet_bytes,
+    read_parquet_bytes,
+)
+from genesys_assets.lake.settings import SERVER_SIDE_ENCRYPTIONS, LakeSettings, ServerSideEncryption
 from genesys_assets.lake.storage import ObjectStore, StoredObject, open_store, path_segment, relative_path
 from genesys_assets.schema import TABLE_SCHEMAS
 
@@ -55,6 +62,10 @@ ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
 COLUMNS = "columns"
 _IO_THREADS = 8
 _LIST_LIMIT = 10
+_DEFAULTS = LakeSettings()
+
+RunFigures = Mapping[str, Any] | None
+"""What a generator of batches returns: metadata for the whole output, or None."""
 
 
 class MissingPartitionError(FileNotFoundError):
@@ -84,16 +95,30 @@ class PartitionBatches:
     """A partitioned output produced a batch at a time, so a range run never holds all its partitions.
 
     ``batches`` yields dicts of partition key -> frame; together they cover the run's partition keys once.
-    ``summary`` is called after the last batch is written and returns metadata for the whole output (API
-    calls, gap days, ...), which every partition's materialization carries. ``replaced`` compares a stored
-    partition with its replacement (e.g. to record what a re-read changed).
+    When ``batches`` is a generator, what it returns (a mapping of metadata for the whole output: API calls,
+    gap days, ...) is read when it ends, after its last batch is written, and every partition's
+    materialization carries it. ``replaced`` compares a stored partition with its replacement (e.g. to record
+    what a re-read changed); it is called for each partition of a batch before the next batch is asked for.
     """
 
-    batches: Iterable[Mapping[str, pl.DataFrame]]
-    summary: Callable[[], Mapping[str, Any]] = field(default=dict)
+    batches: Iterable[Mapping[str, pl.DataFrame]] | Generator[Mapping[str, pl.DataFrame], None, RunFigures]
     # Called for each partition that already has a stored version, with (key, stored frame, new frame),
     # before the new one replaces it; what it returns goes on that partition's materialization.
     replaced: Callable[[str, pl.DataFrame, pl.DataFrame], Mapping[str, Any]] | None = None
+
+
+@dataclass
+class _Produced:
+    """What a producer of batches returned when it ended (empty for a plain iterable)."""
+
+    figures: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _batches_until_done(
+    batches: Iterable[Mapping[str, pl.DataFrame]], end: _Produced
+) -> Iterator[Mapping[str, pl.DataFrame]]:
+    """The batches in order; when they end, the producer's return value (its run figures) goes into `end`."""
+    end.figures = (yield from batches) or {}
 
 
 class StoredPartitions(Mapping[str, pl.DataFrame]):
@@ -144,43 +169,48 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
     """
 
     base_dir: str = Field(
-        default="data/lake",
+        default=_DEFAULTS.base_dir,
         description=(
             "Where the files go: a local folder (relative paths resolve against the working directory "
             "of the run) or s3://bucket/prefix."
         ),
     )
-    compression: str = Field(default="snappy", description="Parquet compression: snappy or zstd.")
+    compression: Compression = Field(
+        default=_DEFAULTS.compression, description=f"Parquet compression: {' or '.join(COMPRESSIONS)}."
+    )
     s3: S3Resource | None = Field(
         default=None,
         description="S3 client settings for an s3:// base_dir; default S3Resource() from the AWS environment.",
     )
-    s3_sse: str = Field(
-        default="AES256", description="Server-side encryption of S3 objects: AES256 or aws:kms."
+    sse: ServerSideEncryption = Field(
+        default=_DEFAULTS.sse,
+        description=f"Server-side encryption of S3 objects: {' or '.join(SERVER_SIDE_ENCRYPTIONS)}.",
     )
-    s3_kms_key_id: str | None = Field(
-        default=None, description="KMS key id, ARN or alias with s3_sse=aws:kms; None uses the aws/s3 key."
+    kms_key_id: str | None = Field(
+        default=_DEFAULTS.kms_key_id,
+        description="KMS key id, ARN or alias with sse=aws:kms; None uses the aws/s3 key.",
     )
 
     _store: ObjectStore | None = PrivateAttr(default=None)
+
+    def settings(self) -> LakeSettings:
+        """The lake settings these fields describe (checked when made)."""
+        return LakeSettings(
+            base_dir=self.base_dir, compression=self.compression, sse=self.sse, kms_key_id=self.kms_key_id
+        )
 
     # ------------------------------------------------------------------------------------------ storage
 
     def get_store(self) -> ObjectStore:
         """The store behind ``base_dir``, created on first use (one S3 client per process)."""
         if self._store is None:
-            if self.compression not in COMPRESSIONS:
-                raise ValueError(
-                    f"compression={self.compression!r} is not supported; use one of {', '.join(COMPRESSIONS)}."
-                )
-            if self.s3_sse not in ("AES256", "aws:kms"):
-                raise ValueError(f"s3_sse={self.s3_sse!r} is not supported; use 'AES256' or 'aws:kms'.")
+            settings = self.settings()
             s3 = self.s3 if self.s3 is not None else S3Resource()
             self._store = open_store(
-                self.base_dir,
+                settings.base_dir,
                 s3_client=s3.get_client,
-                sse=self.s3_sse,  # type: ignore[arg-type]
-                kms_key_id=self.s3_kms_key_id,
+                sse=settings.sse,
+                kms_key_id=settings.kms_key_id,
                 bucket_setting="the bucket in the I/O manager's base_dir",
                 location_setting="the I/O manager's base_dir (GENESYS_LAKE_DIR, see genesys_assets.config)",
             )
@@ -218,7 +248,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                 f"{where}: expected a polars DataFrame to store as Parquet, got {type(frame).__name__}."
             )
         try:
-            return parquet_bytes(frame, compression=self.compression)  # type: ignore[arg-type]
+            return parquet_bytes(frame, compression=self.compression)
         except ParquetSchemaError as exc:
             raise ParquetSchemaError(f"{where}: {exc}", column=exc.column) from None
 
@@ -269,7 +299,8 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         replaced: dict[str, Mapping[str, Any]] = {}
         first_schema: pl.Schema | None = None
         first_key = ""
-        for batch in obj.batches:
+        produced = _Produced()
+        for batch in _batches_until_done(obj.batches, produced):
             extra = sorted(str(key) for key in batch if key not in expected or key in stored)
             if extra:
                 raise PartitionKeysMismatchError(
@@ -316,7 +347,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         single = len(keys) == 1
         context.add_output_metadata(
             {
-                **obj.summary(),
+                **produced.figures,
                 "dagster/row_count": total_rows,
                 "dagster/column_schema": table_schema(first_schema),
                 "dagster/uri": stored[keys[0]].uri if single else folder,

@@ -8,7 +8,7 @@ import polars as pl
 from genesys_assets import localtime
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs.automation import DAILY_EXPORT_FRESHNESS, WEEKLY_EXPORT_FRESHNESS
-from genesys_assets.defs.common import GROUP_EXPORT, OWNERS, batches, kpi_figures
+from genesys_assets.defs.common import GROUP_EXPORT, batches, kpi_figures, range_partitioned
 from genesys_assets.defs.failures import permanent_failures_not_retried
 from genesys_assets.defs.io_manager import StoredPartitions, table_schema
 from genesys_assets.defs.partitions import daily_partitions, weekly_partitions
@@ -33,7 +33,7 @@ class _ExportWriter:
 
     def write(self, frames: dict[str, pl.DataFrame], schema: pl.Schema) -> None:
         def put(key: str) -> ExportedObject:
-            return self.export_s3.write(frames[key], schema, self.grain, key, run_id=self.context.run_id)
+            return self.export_s3.write(frames[key], schema, self.grain, key, run_id=self.context.run.run_id)
 
         with (
             permanent_failures_not_retried(self.context),
@@ -73,9 +73,7 @@ class _ExportWriter:
 @dg.asset(
     group_name=GROUP_EXPORT,
     kinds={"polars", "s3"},
-    owners=OWNERS,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(daily_partitions),
     freshness_policy=DAILY_EXPORT_FRESHNESS,
 )
 def queue_export_daily(
@@ -94,7 +92,7 @@ def queue_export_daily(
     # A month of partitions is read, built and written per pass.
     for keys in batches(context.partition_keys):
         frames = export.export_daily_partitions(
-            queue_kpis_daily.load(keys), genesys_queues, SETTINGS.timezone
+            queue_kpis_daily.load(keys), genesys_queues, SETTINGS.pipeline.timezone
         )
         writer.write(frames, EXPORT_DAILY)
     return writer.result(EXPORT_DAILY)
@@ -103,9 +101,7 @@ def queue_export_daily(
 @dg.asset(
     group_name=GROUP_EXPORT,
     kinds={"polars", "s3"},
-    owners=OWNERS,
-    partitions_def=weekly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(weekly_partitions),
     freshness_policy=WEEKLY_EXPORT_FRESHNESS,
 )
 def queue_export_weekly(
@@ -122,7 +118,10 @@ def queue_export_weekly(
     for week_key in context.partition_keys:
         days = queue_kpis_daily.load(day.isoformat() for day in localtime.week_days(week_key))
         frame = export.export_weekly(
-            pl.concat(list(days.values())), queue_kpis_weekly[week_key], genesys_queues, SETTINGS.timezone
+            pl.concat(list(days.values())),
+            queue_kpis_weekly[week_key],
+            genesys_queues,
+            SETTINGS.pipeline.timezone,
         )
         writer.write({week_key: frame}, EXPORT_WEEKLY)
     return writer.result(EXPORT_WEEKLY)

@@ -14,23 +14,23 @@ import dagster as dg
 from genesys_assets.config import SETTINGS
 
 daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=SETTINGS.start_date.isoformat(), timezone=SETTINGS.timezone, end_offset=0
+    start_date=SETTINGS.pipeline.start_date.isoformat(), timezone=SETTINGS.pipeline.timezone, end_offset=0
 )
 weekly_partitions = dg.WeeklyPartitionsDefinition(
-    start_date=SETTINGS.start_date.isoformat(), timezone=SETTINGS.timezone, day_offset=1
+    start_date=SETTINGS.pipeline.start_date.isoformat(), timezone=SETTINGS.pipeline.timezone, day_offset=1
 )
 
 # queue_kpis_daily reads the interval KPI table over this many days on each side of its own day.
 gap_window_mapping = dg.TimeWindowPartitionMapping(
-    start_offset=-SETTINGS.gap_window_days,
-    end_offset=SETTINGS.gap_window_days,
+    start_offset=-SETTINGS.pipeline.gap_window_days,
+    end_offset=SETTINGS.pipeline.gap_window_days,
     allow_nonexistent_upstream_partitions=True,
 )
 
 
 # queue_interval_kpis reads the raw table over its trailing channel window (which channels had traffic).
 channel_window_mapping = dg.TimeWindowPartitionMapping(
-    start_offset=-(SETTINGS.channel_window_days - 1),
+    start_offset=-(SETTINGS.pipeline.channel_window_days - 1),
     end_offset=0,
     allow_nonexistent_upstream_partitions=True,
 )

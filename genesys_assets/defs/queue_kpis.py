@@ -1,6 +1,6 @@
 """KPI tables: the interval KPI table, the daily table with gaps filled, and the weekly rollup."""
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -11,13 +11,18 @@ from genesys_assets.config import SETTINGS
 from genesys_assets.defs import checks
 from genesys_assets.defs.common import (
     GROUP_KPIS,
-    OWNERS,
     batches,
+    range_partitioned,
     record_partition_figures,
     restatement_metadata,
 )
 from genesys_assets.defs.gap_refills import observed_keys
-from genesys_assets.defs.io_manager import MissingPartitionError, PartitionBatches, StoredPartitions
+from genesys_assets.defs.io_manager import (
+    ALLOW_MISSING_PARTITIONS,
+    MissingPartitionError,
+    PartitionBatches,
+    StoredPartitions,
+)
 from genesys_assets.defs.partitions import (
     channel_window_mapping,
     daily_partitions,
@@ -34,12 +39,10 @@ from genesys_assets.transforms.split import split_by_local_date
 @dg.asset(
     group_name=GROUP_KPIS,
     kinds={"polars"},
-    owners=OWNERS,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(daily_partitions),
     ins={
         "raw_queue_aggregates": dg.AssetIn(
-            partition_mapping=channel_window_mapping, metadata={"allow_missing_partitions": True}
+            partition_mapping=channel_window_mapping, metadata={ALLOW_MISSING_PARTITIONS: True}
         )
     },
     check_specs=checks.INTERVAL_CHECKS,
@@ -66,25 +69,27 @@ def queue_interval_kpis(
             "those partitions of raw_queue_aggregates first (e.g. launch a backfill of the daily job)."
         )
 
-    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+    def produce() -> Generator[dict[str, pl.DataFrame], None, dict[str, dg.MetadataValue]]:
         # A month of days is transformed in one pass (a few polars queries instead of a few per day), then
         # split into one frame per partition and written before the next month is read.
         for batch in batches(days):
             keys = [day.isoformat() for day in batch]
             raw = pl.concat(list(raw_queue_aggregates.load(keys).values()))
             earlier = raw_queue_aggregates.load(
-                (day.isoformat() for day in kpis.window_days(batch, SETTINGS.channel_window_days)),
+                (day.isoformat() for day in kpis.window_days(batch, SETTINGS.pipeline.channel_window_days)),
                 columns=["local_date", *kpis.CHANNEL_KEYS],
             )
             traffic = pl.concat([raw.select("local_date", *kpis.CHANNEL_KEYS), *earlier.values()])
-            pairs = kpis.active_pairs(traffic, batch, SETTINGS.channel_window_days)
-            args = (batch, SETTINGS.timezone, SETTINGS.interval_minutes)
+            pairs = kpis.active_pairs(traffic, batch, SETTINGS.pipeline.channel_window_days)
+            args = (batch, SETTINGS.pipeline.timezone, SETTINGS.pipeline.interval_minutes)
             frames = split_by_local_date(kpis.interval_kpis(raw, pairs, *args), batch, schema=INTERVAL_KPIS)
             grids = split_by_local_date(kpis.expected_grid(pairs, *args), batch, schema=GRID_SCHEMA)
             for key, frame in frames.items():
                 results.record(key, checks.interval_rules(frame, grids[key]))
             record_partition_figures(context, frames)
             yield frames
+        # `replaced` has seen every batch by now: the I/O manager calls it before asking for the next one.
+        return {"restated_days": dg.MetadataValue.int(len(restated))}
 
     def replaced(key: str, stored: pl.DataFrame, new: pl.DataFrame) -> dict[str, dg.MetadataValue]:
         change = restatement.restatement(stored, new)
@@ -93,22 +98,17 @@ def queue_interval_kpis(
             context.log.info(f"Re-read of {key} restated its figures: {change.describe()}.")
         return restatement_metadata(change)
 
-    def summary() -> dict[str, dg.MetadataValue]:
-        return {"restated_days": dg.MetadataValue.int(len(restated))}
-
-    yield dg.Output(PartitionBatches(produce(), summary, replaced))
+    yield dg.Output(PartitionBatches(produce(), replaced))
     yield from results.events()
 
 
 @dg.asset(
     group_name=GROUP_KPIS,
     kinds={"polars"},
-    owners=OWNERS,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(daily_partitions),
     ins={
         "queue_interval_kpis": dg.AssetIn(
-            partition_mapping=gap_window_mapping, metadata={"allow_missing_partitions": True}
+            partition_mapping=gap_window_mapping, metadata={ALLOW_MISSING_PARTITIONS: True}
         )
     },
     check_specs=checks.DAILY_CHECKS,
@@ -138,11 +138,11 @@ def queue_kpis_daily(
         )
     now = datetime.now(UTC)
     results = checks.PartitionChecks(context, checks.DAILY_CHECKS)
-    gap_days: list[str] = []
 
-    def produce() -> Iterator[dict[str, pl.DataFrame]]:
+    def produce() -> Generator[dict[str, pl.DataFrame], None, dict[str, dg.MetadataValue]]:
+        gap_days = 0
         for batch in batches(days):
-            needed = refills.days_to_read(batch, observed, SETTINGS.gap_window_days)
+            needed = refills.days_to_read(batch, observed, SETTINGS.pipeline.gap_window_days)
             window = {
                 date.fromisoformat(key): frame
                 for key, frame in queue_interval_kpis.load(day.isoformat() for day in needed).items()
@@ -150,11 +150,11 @@ def queue_kpis_daily(
             filled = gapfill.fill_days(
                 window,
                 batch,
-                timezone=SETTINGS.timezone,
-                interval_minutes=SETTINGS.interval_minutes,
+                timezone=SETTINGS.pipeline.timezone,
+                interval_minutes=SETTINGS.pipeline.interval_minutes,
                 now=now,
-                restatement_days=SETTINGS.lookback_days,
-                window_days=SETTINGS.gap_window_days,
+                lookback_days=SETTINGS.pipeline.lookback_days,
+                window_days=SETTINGS.pipeline.gap_window_days,
             )
             frames = {day.isoformat(): frame for day, frame in filled.items()}
             extra: dict[str, dict[str, dg.MetadataValue]] = {}
@@ -163,28 +163,24 @@ def queue_kpis_daily(
                 is_gap = day not in window
                 extra[key] = {"is_gap_day": dg.MetadataValue.bool(is_gap)}
                 if is_gap:
-                    gap_days.append(key)
-                    sources = refills.estimate_sources(day, observed, SETTINGS.gap_window_days)
+                    gap_days += 1
+                    sources = refills.estimate_sources(day, observed, SETTINGS.pipeline.gap_window_days)
                     extra[key]["estimate_sources"] = dg.MetadataValue.json(list(sources))
             record_partition_figures(context, frames, extra)
             yield frames
-
-    def summary() -> dict[str, dg.MetadataValue]:
         return {
-            "gap_days": dg.MetadataValue.int(len(gap_days)),
-            "restatement_days": dg.MetadataValue.int(SETTINGS.lookback_days),
+            "gap_days": dg.MetadataValue.int(gap_days),
+            "restatement_days": dg.MetadataValue.int(SETTINGS.pipeline.lookback_days),
         }
 
-    yield dg.Output(PartitionBatches(produce(), summary))
+    yield dg.Output(PartitionBatches(produce()))
     yield from results.events()
 
 
 @dg.asset(
     group_name=GROUP_KPIS,
     kinds={"polars"},
-    owners=OWNERS,
-    partitions_def=weekly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    **range_partitioned(weekly_partitions),
     check_specs=checks.WEEKLY_CHECKS,
 )
 def queue_kpis_weekly(

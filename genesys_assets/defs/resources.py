@@ -1,7 +1,8 @@
 """The resources of the code location: the Genesys client, the S3 export writer and the lake's I/O manager.
 
 `build_resources` makes them once from the values `genesys_assets.config` read; field defaults are the
-defaults of the settings they pass on (`GenesysSettings` for the client).
+defaults of the settings they build (`GenesysSettings` for the client, `ExportSettings` for the export
+writer; the I/O manager builds `LakeSettings`).
 """
 
 import threading
@@ -16,20 +17,26 @@ from pydantic import Field, PrivateAttr
 from genesys_assets.defs.io_manager import PartitionedParquetIOManager
 from genesys_assets.genesys.client import GenesysClient
 from genesys_assets.genesys.http import LogLike
-from genesys_assets.genesys.settings import FetchModeSetting, GenesysSettings
+from genesys_assets.genesys.settings import FETCH_MODES, FetchModeSetting, GenesysSettings
 from genesys_assets.lake.export_writer import export_key, put_partition_object
 from genesys_assets.lake.parquet import Compression, parquet_bytes
-from genesys_assets.lake.s3 import ExportedObject, ServerSideEncryption
+from genesys_assets.lake.s3 import ExportedObject
+from genesys_assets.lake.settings import SERVER_SIDE_ENCRYPTIONS, ExportSettings, ServerSideEncryption
 from genesys_assets.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from genesys_assets.config import Config
+    from genesys_assets.config import Settings
 
 _CLIENT_DEFAULTS = {item.name: item.default for item in fields(GenesysSettings)}
+_EXPORT_DEFAULTS = {item.name: item.default for item in fields(ExportSettings)}
 
 
 def _client_field(name: str, description: str, **kwargs: Any) -> Any:
     return Field(default=_CLIENT_DEFAULTS[name], description=description, **kwargs)
+
+
+def _export_field(name: str, description: str) -> Any:
+    return Field(default=_EXPORT_DEFAULTS[name], description=description)
 
 
 class GenesysResource(dg.ConfigurableResource):
@@ -67,7 +74,9 @@ class GenesysResource(dg.ConfigurableResource):
     queries_in_flight: int = _client_field(
         "queries_in_flight", "Aggregates queries of a range in flight at once."
     )
-    fetch_mode: FetchModeSetting = _client_field("fetch_mode", "auto, sync or jobs: how ranges are fetched.")
+    fetch_mode: FetchModeSetting = _client_field(
+        "fetch_mode", f"{', '.join(FETCH_MODES)}: how ranges are fetched."
+    )
     max_queue_predicates: int = _client_field("max_queue_predicates", "Most queue ids in one query's filter.")
 
     def settings(self) -> GenesysSettings:
@@ -98,11 +107,15 @@ class S3ExportResource(dg.ConfigurableResource):
     """
 
     s3: dg.ResourceDependency[S3Resource]
-    bucket: str
-    prefix: str = "genesys"
-    sse: ServerSideEncryption = "AES256"
-    kms_key_id: str | None = None
-    compression: Compression = "snappy"
+    bucket: str = Field(description="The export bucket.")
+    prefix: str = _export_field("prefix", "Key prefix of every exported object.")
+    sse: ServerSideEncryption = _export_field(
+        "sse", f"Server-side encryption: {' or '.join(SERVER_SIDE_ENCRYPTIONS)}."
+    )
+    kms_key_id: str | None = _export_field(
+        "kms_key_id", "KMS key id, ARN or alias with sse=aws:kms; None uses the aws/s3 key."
+    )
+    compression: Compression = _export_field("compression", "Parquet compression of exported objects.")
 
     _client: Any = PrivateAttr(default=None)
     _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -115,17 +128,25 @@ class S3ExportResource(dg.ConfigurableResource):
                 self._client = self.s3.get_client()
             return self._client
 
+    def settings(self) -> ExportSettings:
+        """The export settings these fields describe (checked when made)."""
+        return ExportSettings(
+            **{name: getattr(self, name) for name in type(self).model_fields if name != "s3"}
+        )
+
     def write(
         self, frame: pl.DataFrame, schema: pl.Schema, grain: str, partition_key: str, *, run_id: str
     ) -> ExportedObject:
-        body = parquet_bytes(frame, compression=self.compression, schema=schema)
+        """Write one partition's frame as the Parquet object of its grain and key; see `put_partition_object`."""
+        settings = self.settings()
+        body = parquet_bytes(frame, compression=settings.compression, schema=schema)
         return put_partition_object(
             self.client(),
-            self.bucket,
-            export_key(self.prefix, grain, partition_key),
+            settings.bucket,
+            export_key(settings.prefix, grain, partition_key),
             body,
-            sse=self.sse,
-            kms_key_id=self.kms_key_id or None,
+            sse=settings.sse,
+            kms_key_id=settings.kms_key_id or None,
             tags={
                 "schema_version": SCHEMA_VERSION,
                 "grain": grain,
@@ -135,10 +156,10 @@ class S3ExportResource(dg.ConfigurableResource):
         )
 
 
-def build_resources(config: "Config") -> dict[str, Any]:
+def build_resources(settings: "Settings") -> dict[str, Any]:
     """The code location's resources under their keys, with the field values the environment gave."""
     return {
-        "genesys": GenesysResource(**config.genesys),
-        "io_manager": PartitionedParquetIOManager(**config.lake),
-        "export_s3": S3ExportResource(s3=S3Resource(**config.s3_client), **config.export),
+        "genesys": GenesysResource(**settings.genesys),
+        "io_manager": PartitionedParquetIOManager(**settings.lake),
+        "export_s3": S3ExportResource(s3=S3Resource(**settings.s3_client), **settings.export),
     }

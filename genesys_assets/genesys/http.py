@@ -315,7 +315,7 @@ class Transport:
             # Honour the server's wait; a little jitter keeps parallel processes from returning in lockstep.
             return exc.wait_hint + random.uniform(0.0, min(0.25, 0.1 * exc.wait_hint + 0.05))
         backoff = wait_exponential_jitter(
-            initial=self.settings.retry_backoff_s, max=_MAX_BACKOFF_S, jitter=self.settings.retry_backoff_s
+            multiplier=self.settings.retry_backoff_s, max=_MAX_BACKOFF_S, jitter=self.settings.retry_backoff_s
         )
         return float(backoff(state))
 

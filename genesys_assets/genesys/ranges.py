@@ -189,7 +189,7 @@ class RangeFetching:
         far: a count refused as too large shortens every chunk of the plan, not only its own query.
         """
         zone(timezone)
-        forced = mode or {"auto": None, "sync": "sync", "jobs": "async"}[self.settings.fetch_mode]
+        forced = mode or (None if self.settings.fetch_mode == "auto" else self.settings.fetch_mode)
 
         def planned(groups: int | None) -> FetchPlan:
             return plan_fetch(

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Final, Literal, get_args
 
 from genesys_assets.genesys.ratelimit import masked_url, url_problem
+from genesys_assets.genesys.records import FetchMode
 from genesys_assets.genesys.regions import DEFAULT_REGION, Hosts, resolve_hosts
 
-FetchModeSetting = Literal["auto", "sync", "jobs"]
+FetchModeSetting = Literal["auto", FetchMode]
 FETCH_MODES: Final = get_args(FetchModeSetting)
 _POSITIVE: Final = frozenset(
     {"requests_per_second", "timeout_s", "max_retry_seconds", "retry_backoff_s", "job_poll_initial_s"}
@@ -44,7 +45,8 @@ class GenesysSettings:
       of one asynchronous aggregates job; ``job_page_size`` groups per job result page.
     * ``queries_in_flight``: aggregates chunks of a range fetched ahead, at once, while the last is stored
       (Genesys suggests at most 2-3 analytics queries in flight per client).
-    * ``fetch_mode``: ``auto`` (synchronous queries or jobs, whichever takes fewer calls), ``sync`` or ``jobs``.
+    * ``fetch_mode``: ``auto`` (synchronous queries or async jobs, whichever takes fewer calls), ``sync``
+      or ``async`` (the client's `FetchMode` names).
     * ``max_queue_predicates``: most queueId predicates in one query's filter (Genesys caps similar filters
       at 100); a longer queue list takes one query per batch.
     * ``job_poll_initial_s`` / ``job_poll_max_s`` / ``job_timeout_s``: job polling backoff and deadline.

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 Compression = Literal["snappy", "zstd"]
-COMPRESSIONS: Final[tuple[str, ...]] = ("snappy", "zstd")
+COMPRESSIONS: Final[tuple[str, ...]] = get_args(Compression)
 
 # Fixed writer options: changing any of them changes the bytes of every file.
 ROW_GROUP_ROWS: Final = 1_048_576

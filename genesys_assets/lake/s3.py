@@ -27,7 +27,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from botocore.exceptions import (
@@ -41,8 +41,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from genesys_assets.lake.settings import SERVER_SIDE_ENCRYPTIONS, ServerSideEncryption
+
 S3Client = Any  # a boto3 ``s3`` client; boto3 ships no runtime type for it
-ServerSideEncryption = Literal["AES256", "aws:kms"]
 
 PARQUET_CONTENT_TYPE: Final = "application/vnd.apache.parquet"
 MAX_SINGLE_PUT_BYTES: Final = 5 * 1024**3
@@ -320,8 +321,10 @@ def put_object(
     fix. Raises :class:`ExportError` subclasses on failure and :class:`ValueError` for a body above
     5 GiB, invalid tags or ``kms_key_id`` without ``sse='aws:kms'``.
     """
-    if sse not in ("AES256", "aws:kms"):
-        raise ValueError(f"Server-side encryption {sse!r} is not supported; use 'AES256' or 'aws:kms'.")
+    if sse not in SERVER_SIDE_ENCRYPTIONS:
+        raise ValueError(
+            f"Server-side encryption {sse!r} is not supported; use one of {', '.join(SERVER_SIDE_ENCRYPTIONS)}."
+        )
     if kms_key_id and sse != "aws:kms":
         raise ValueError("A KMS key id needs sse='aws:kms'.")
     if len(body) > MAX_SINGLE_PUT_BYTES:

@@ -10,6 +10,7 @@ It powers the demo, the tests and the benchmarks, and lets users try the pipelin
 Run it alone with ``python -m genesys_assets.sandbox --port 8765 --queues 20``.
 """
 
+from genesys_assets.sandbox.aggregate import SUPPORTED_METRICS
 from genesys_assets.sandbox.config import (
     ALL_PERMISSIONS,
     FAULT_KINDS,
@@ -20,7 +21,6 @@ from genesys_assets.sandbox.config import (
     SandboxConfig,
 )
 from genesys_assets.sandbox.generator import ANALYTICS_MEDIA_TYPES, SandboxOrg
-from genesys_assets.sandbox.query import SUPPORTED_METRICS
 from genesys_assets.sandbox.queues import MEDIA_TYPES, SandboxQueue
 from genesys_assets.sandbox.server import SandboxServer
 from genesys_assets.sandbox.truth import Truth

@@ -48,7 +48,7 @@ from genesys_assets.sandbox.generator import (
     SandboxOrg,
 )
 from genesys_assets.sandbox.instants import iso_ms
-from genesys_assets.sandbox.query import SUPPORTED_METRICS, AggregateQuery, Target
+from genesys_assets.sandbox.query import KNOWN_METRICS, AggregateQuery, Target
 from genesys_assets.sandbox.queues import alert_timeout_ms
 
 _M = len(ANALYTICS_MEDIA_TYPES)
@@ -140,6 +140,12 @@ METRIC_SOURCES: Final[dict[str, tuple[str, _Source]]] = {
         _event("wait_end", "dialing", lambda d: (d.direction == DIRECTION_OUTBOUND) & _answered(d)),
     ),
 }
+
+
+# Metrics the sandbox computes: those with events, and the service level derived from them. The rest of the
+# catalogue is accepted and never has activity, as a metric without events is omitted by the real API.
+SUPPORTED_METRICS: Final[tuple[str, ...]] = (*METRIC_SOURCES, "oServiceLevel")
+assert KNOWN_METRICS.issuperset(SUPPORTED_METRICS)
 
 
 @dataclass(frozen=True)

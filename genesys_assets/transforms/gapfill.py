@@ -66,13 +66,13 @@ _MATCH_KEYS: Final[tuple[str, ...]] = (*CHANNEL_KEYS, "wall_minute", "fold")
 _JOIN_KEYS: Final[list[str]] = list(GRID_KEYS)
 
 
-def is_provisional(day: date, timezone: str, now: datetime, restatement_days: int) -> bool:
-    """True while the day's figures may still change here: until local midnight `restatement_days` days after
+def is_provisional(day: date, timezone: str, now: datetime, lookback_days: int) -> bool:
+    """True while the day's figures may still change here: until local midnight `lookback_days` days after
     the day, the day the daily schedule reads it for the last time (it re-reads the last
-    `restatement_days` days every night)."""
+    `lookback_days` days every night)."""
     if now.tzinfo is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}.")
-    return now.astimezone(UTC) < localtime.local_midnight(day + timedelta(days=restatement_days), timezone)
+    return now.astimezone(UTC) < localtime.local_midnight(day + timedelta(days=lookback_days), timezone)
 
 
 def wall_clock(starts: Iterable[datetime], timezone: str) -> pl.DataFrame:
@@ -385,7 +385,7 @@ def fill_days(
     timezone: str,
     interval_minutes: int,
     now: datetime,
-    restatement_days: int,
+    lookback_days: int,
     window_days: int | None = None,
 ) -> dict[date, pl.DataFrame]:
     """The `DAILY_KPIS` rows of each of `days`, observed or estimated, sorted by channel and interval.
@@ -394,12 +394,12 @@ def fill_days(
     day's full grid); a day that is absent or maps to None is a gap, a day mapped to a frame (even an empty
     one) is observed. An observed day is copied exactly, `fill_method` "observed". A gap is estimated (see
     the module docstring) from the observed days at most `window_days` away (any day of `window` when None).
-    `is_provisional` is `is_provisional(day, ..., restatement_days)` for every row.
+    `is_provisional` is `is_provisional(day, ..., lookback_days)` for every row.
     """
     if interval_minutes <= 0:
         raise ValueError(f"interval_minutes must be positive, got {interval_minutes}.")
     observed = {day: frame for day, frame in window.items() if frame is not None}
-    provisional = [day for day in days if is_provisional(day, timezone, now, restatement_days)]
+    provisional = [day for day in days if is_provisional(day, timezone, now, lookback_days)]
     filled = _observed(observed, [day for day in days if day in observed], provisional)
     for day in days:
         if day not in filled:

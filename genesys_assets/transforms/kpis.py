@@ -28,7 +28,14 @@ import polars as pl
 
 from genesys_assets import localtime
 from genesys_assets.genesys.records import MEDIA_WITHOUT_ABANDONS, SECONDARY_MEDIA_TYPES
-from genesys_assets.schema import INTERVAL_KPIS, KPI_MAXIMA, KPI_MEASURES, KPI_RATIOS, UTC_US
+from genesys_assets.schema import (
+    AGGREGATE_METRICS,
+    INTERVAL_KPIS,
+    KPI_MAXIMA,
+    KPI_MEASURES,
+    KPI_RATIOS,
+    UTC_US,
+)
 
 # Measure name -> (aggregate metric, statistic) it is read from.
 MEASURE_SOURCES: Final[dict[str, tuple[str, str]]] = {
@@ -70,6 +77,11 @@ assert tuple(MEASURE_SOURCES) == KPI_MEASURES
 # Maximum name -> (aggregate metric, statistic): rolled up with max over intervals, days and weeks.
 MAXIMUM_SOURCES: Final[dict[str, tuple[str, str]]] = {"wait_max_ms": ("tWait", "max")}
 assert tuple(MAXIMUM_SOURCES) == KPI_MAXIMA
+# The metrics the pipeline requests (`schema.AGGREGATE_METRICS`, in the order of its request bodies) are
+# exactly those the measures and maxima read.
+assert set(AGGREGATE_METRICS) == {
+    metric for metric, _ in (*MEASURE_SOURCES.values(), *MAXIMUM_SOURCES.values())
+}
 
 # Key columns of one row of the interval grid, and of one queue x channel (the grid without its intervals).
 GRID_KEYS: Final[tuple[str, ...]] = (

@@ -1,7 +1,6 @@
 """The Parquet I/O manager in real Dagster runs: range runs, batches, windows with gaps, metadata, S3 mode."""
 
 # Fixtures imported from s3_fixtures are named again as test arguments, which is how pytest uses them.
-# ruff: noqa: F811
 
 from datetime import date, datetime
 from pathlib import Path
@@ -12,9 +11,13 @@ import polars as pl
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from genesys_assets.defs.io_manager import PartitionBatches, PartitionedParquetIOManager, StoredPartitions
+from genesys_assets.defs.io_manager import (
+    ALLOW_MISSING_PARTITIONS,
+    PartitionBatches,
+    PartitionedParquetIOManager,
+    StoredPartitions,
+)
 from genesys_assets.lake.parquet import read_parquet_bytes
-from genesys_assets_tests.s3_fixtures import moto_s3, s3_bucket, s3_client  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e  # runs Dagster (and child processes)
 
@@ -43,7 +46,7 @@ def daily_counts(context: dg.AssetExecutionContext) -> dict[str, pl.DataFrame]:
 @dg.asset(
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    ins={"daily_counts": dg.AssetIn(partition_mapping=WINDOW, metadata={"allow_missing_partitions": True})},
+    ins={"daily_counts": dg.AssetIn(partition_mapping=WINDOW, metadata={ALLOW_MISSING_PARTITIONS: True})},
 )
 def windowed(context: dg.AssetExecutionContext, daily_counts: StoredPartitions) -> dict[str, pl.DataFrame]:
     """Toy gap-tolerant consumer: records which upstream days were seen around each day."""
@@ -66,7 +69,7 @@ def strict_windowed(daily_counts: StoredPartitions) -> dict[str, pl.DataFrame]:
     raise AssertionError("never reached when a partition is missing")
 
 
-@dg.asset(ins={"daily_counts": dg.AssetIn(metadata={"allow_missing_partitions": True})})
+@dg.asset(ins={"daily_counts": dg.AssetIn(metadata={ALLOW_MISSING_PARTITIONS: True})})
 def totals(daily_counts: StoredPartitions) -> pl.DataFrame:
     """Toy unpartitioned consumer of every stored partition."""
     return pl.DataFrame(
@@ -234,16 +237,15 @@ def test_batches_are_written_as_produced_and_inputs_read_on_demand(
                 assert stored == sorted(produced)
                 produced.extend(batch)
                 yield {key: day_frame(key) for key in batch}
+            return {"produced": len(produced)}  # the run's figures, read when the generator ends
 
-        return dg.Output(PartitionBatches(batches(), lambda: {"batches": len(produced)}))
+        return dg.Output(PartitionBatches(batches()))
 
     reads: list[str] = []
 
     @dg.asset(
         partitions_def=DAILY,
-        ins={
-            "daily_counts": dg.AssetIn(partition_mapping=WINDOW, metadata={"allow_missing_partitions": True})
-        },
+        ins={"daily_counts": dg.AssetIn(partition_mapping=WINDOW, metadata={ALLOW_MISSING_PARTITIONS: True})},
     )
     def first_of_window(
         context: dg.AssetExecutionContext, daily_counts: StoredPartitions
@@ -264,7 +266,7 @@ def test_batches_are_written_as_produced_and_inputs_read_on_demand(
     assert produced == [f"2026-01-0{d}" for d in range(1, 6)]
     mats = materializations(result, "daily_counts")
     assert sorted(mats) == produced
-    assert {meta["batches"] for meta in mats.values()} == {5}  # the summary, on every partition
+    assert {meta["produced"] for meta in mats.values()} == {5}  # the run's figures, on every partition
     assert {meta["dagster/row_count"] for meta in mats.values()} == {3}
 
     window = dg.materialize(

@@ -10,9 +10,6 @@ import pytest
 from genesys_assets.defs.resources import GenesysResource
 from genesys_assets.genesys import GenesysClient
 from genesys_assets.sandbox import SandboxServer
-from genesys_assets_tests.sandbox_fixtures import sandbox
-
-FIXTURES = (sandbox,)  # pytest fixture, requested by name below
 
 
 def test_resource_reads_env_vars_and_hands_out_clients(

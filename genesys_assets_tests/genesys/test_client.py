@@ -11,37 +11,20 @@ from typing import Any
 
 import pytest
 
-from genesys_assets.genesys import FetchProgress, GenesysClient, GenesysSettings
+from genesys_assets.genesys import FetchProgress, GenesysClient
 from genesys_assets.genesys.errors import BadRequest, ServerUnavailable
 from genesys_assets.genesys.records import MEDIA_TYPES
 from genesys_assets.localtime import iter_days, parse_iso_instant
 from genesys_assets.sandbox import SandboxServer
-from genesys_assets_tests.sandbox_fixtures import daily_measures, make_sandbox, sandbox
-
-FIXTURES = (make_sandbox, sandbox)  # pytest fixtures, requested by name below
+from genesys_assets_tests.sandbox_fixtures import client_settings, daily_measures
 
 NY = "America/New_York"
 MakeSandbox = Callable[..., SandboxServer]
 
 
-def settings_for(server: SandboxServer, tmp_path: Path, **overrides: Any) -> GenesysSettings:
-    options: dict[str, Any] = {
-        "client_id": server.client_id,
-        "client_secret": server.client_secret,
-        "api_url": server.url,
-        "rate_limit_dir": str(tmp_path),
-        "requests_per_second": 1000.0,
-        "burst": 1000,
-        "job_poll_initial_s": 0.02,
-        "job_poll_max_s": 0.1,
-    }
-    options.update(overrides)
-    return GenesysSettings(**options)
-
-
 def test_queue_directory_reads_every_page(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(queue_count=130, sl_percentage_scale=100.0)  # percentages sent as 80.0
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path)) as client:
         queues = client.list_queues()
         stats = client.stats
     assert len(queues) == 130 == len({q.id for q in queues})
@@ -69,7 +52,7 @@ def test_queue_filter_by_ids_reports_missing_ones(
 ) -> None:
     wanted = sandbox.truth.queue_ids()[:2]
     caplog.set_level(logging.WARNING, logger="genesys_assets.genesys")
-    with GenesysClient(settings_for(sandbox, tmp_path)) as client:
+    with GenesysClient(client_settings(sandbox, tmp_path)) as client:
         queues = client.list_queues([*wanted, "no-such-queue", wanted[0]])
     assert [q.id for q in queues] == sorted(wanted)
     assert "no-such-queue" in caplog.text and "routing:queue:view" in caplog.text
@@ -78,7 +61,7 @@ def test_queue_filter_by_ids_reports_missing_ones(
 def test_sync_and_async_fetches_match_the_truth_across_dst(sandbox: SandboxServer, tmp_path: Path) -> None:
     first, last = date(2026, 3, 1), date(2026, 3, 14)  # DST starts 2026-03-08 in New York
     progress: list[FetchProgress] = []
-    with GenesysClient(settings_for(sandbox, tmp_path)) as client:
+    with GenesysClient(client_settings(sandbox, tmp_path)) as client:
         sync = client.fetch_aggregates(first, last, timezone=NY, on_progress=progress.append)
         sync_calls = client.stats.api_calls
         jobs = client.fetch_aggregates(first, last, timezone=NY, mode="async")
@@ -114,7 +97,7 @@ def test_chunks_fetched_ahead_arrive_in_order_and_equal_one_at_a_time(
 ) -> None:
     server = make_sandbox()
     first, last = date(2026, 5, 1), date(2026, 5, 28)  # four weekly chunks
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path)) as client:
         one_at_a_time = [chunk.answer for chunk in client.iter_aggregates(first, last, timezone=NY)]
         ahead = list(client.iter_aggregates(first, last, timezone=NY, in_flight=2))
     assert [(c.first_day, c.last_day) for c in ahead] == [
@@ -124,7 +107,7 @@ def test_chunks_fetched_ahead_arrive_in_order_and_equal_one_at_a_time(
 
     # An outage on the third chunk's days reaches the caller at that chunk, after the first two.
     server.update(outage_days={date(2026, 5, 16)}, max_query_days=7)
-    fast = settings_for(server, tmp_path, max_attempts=1)
+    fast = client_settings(server, tmp_path, max_attempts=1)
     received = []
     with GenesysClient(fast) as client, pytest.raises(ServerUnavailable):
         for chunk in client.iter_aggregates(first, last, timezone=NY, in_flight=2):
@@ -135,7 +118,7 @@ def test_chunks_fetched_ahead_arrive_in_order_and_equal_one_at_a_time(
 def test_fetch_filters_queues_and_reads_paged_job_results(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(queue_count=6, job_page_size=2)
     wanted = server.truth.queue_ids()[:3]
-    with GenesysClient(settings_for(server, tmp_path, job_page_size=2)) as client:
+    with GenesysClient(client_settings(server, tmp_path, job_page_size=2)) as client:
         fetch = client.fetch_aggregates(
             date(2026, 4, 1),
             date(2026, 4, 30),
@@ -166,7 +149,7 @@ def test_a_year_is_planned_from_the_groups_with_traffic_in_its_last_week(
     make_sandbox: MakeSandbox, tmp_path: Path, queue_count: int, mode: str, data_calls: int
 ) -> None:
     server = make_sandbox(queue_count=queue_count)
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path)) as client:
         year = client.plan(date(2025, 11, 1), date(2026, 10, 31), timezone=NY)
         probe_calls = client.stats.api_calls
         week = client.plan(date(2026, 10, 1), date(2026, 10, 7), timezone=NY)
@@ -207,7 +190,7 @@ def test_a_year_through_an_org_that_takes_three_day_queries_is_exact(
     server = make_sandbox(max_query_days=3)  # the client starts with 7-day queries
     first, last = date(2026, 1, 1), date(2026, 12, 31)
     caplog.set_level(logging.WARNING, logger="genesys_assets.genesys")
-    with GenesysClient(settings_for(server, tmp_path, fetch_mode="sync")) as client:
+    with GenesysClient(client_settings(server, tmp_path, fetch_mode="sync")) as client:
         fetch = client.fetch_aggregates(first, last, timezone=NY)
     assert fetch.mode == "sync" and len(fetch.chunks) == 53
     # The first week: 7 days refused, then 4; 2 + 2 + 3 accepted. Every later week: 3 + 3 + 1; the last
@@ -230,7 +213,7 @@ def test_the_group_count_is_split_too_when_the_org_takes_three_day_queries(
     server = make_sandbox(max_query_days=3)
     first, last = date(2026, 1, 1), date(2026, 12, 31)
     caplog.set_level(logging.WARNING, logger="genesys_assets.genesys")
-    with GenesysClient(settings_for(server, tmp_path, fetch_mode="auto")) as client:
+    with GenesysClient(client_settings(server, tmp_path, fetch_mode="auto")) as client:
         fetch = client.fetch_aggregates(first, last, timezone=NY)
     refusals = [r.getMessage() for r in caplog.records if "as too large" in r.getMessage()]
     # 7 days refused, then 4: the count is 2 + 2 + 3 days, and no later query is refused.
@@ -265,7 +248,7 @@ def test_a_job_submission_is_never_processed_twice(
     server = make_sandbox(fault_script=(fault,), **knobs)  # the first API call is the job submission
     first, last = date(2026, 7, 1), date(2026, 7, 31)
     caplog.set_level(logging.WARNING, logger="genesys_assets.genesys")
-    with GenesysClient(settings_for(server, tmp_path, timeout_s=0.5)) as client:
+    with GenesysClient(client_settings(server, tmp_path, timeout_s=0.5)) as client:
         fetch = client.fetch_aggregates(first, last, timezone=NY, mode="async")
     deadline = time.monotonic() + 3  # a slow submission is still being handled after the client gave up
     while server.stats()["jobs_created"] < created and time.monotonic() < deadline:
@@ -284,7 +267,7 @@ def test_a_long_queue_filter_is_sent_in_batches_the_org_accepts(
     server = make_sandbox(queue_count=150, start_date=date(2025, 1, 1))  # the org takes 100 predicates
     wanted = [*server.truth.queue_ids(), server.truth.queue_ids()[0]]
     day = date(2026, 6, 2)
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path)) as client:
         fetch = client.fetch_aggregates(day, day, timezone=NY, queue_ids=wanted)
     assert server.stats()["requests"]["aggregates_query"] == 2  # 100 + 50 queue ids
     assert server.stats()["status"].get("400", 0) == 0
@@ -292,7 +275,7 @@ def test_a_long_queue_filter_is_sent_in_batches_the_org_accepts(
     assert len({key[0] for key in expected}) > 100 and _measured_by_day(fetch) == expected
 
     # Configured past the org's limit, the one-day query is refused and the error says what to lower.
-    too_many = settings_for(server, tmp_path, max_queue_predicates=120)
+    too_many = client_settings(server, tmp_path, max_queue_predicates=120)
     with GenesysClient(too_many) as client, pytest.raises(BadRequest) as caught:
         client.fetch_aggregates(day, day, timezone=NY, queue_ids=wanted)
     assert "more than the maximum of 100" in str(caught.value)

@@ -31,30 +31,11 @@ from genesys_assets.genesys import (
 )
 from genesys_assets.genesys.client import QUEUES_PATH
 from genesys_assets.sandbox import PERMISSION_AGGREGATES, PERMISSION_QUEUES, SandboxServer
-from genesys_assets_tests.sandbox_fixtures import make_sandbox
-
-FIXTURES = (make_sandbox,)  # pytest fixture, requested by name below
+from genesys_assets_tests.sandbox_fixtures import client_settings
 
 NY = "America/New_York"
 SECRET = "Sandbox-S3cret-7f3a9c"
 MakeSandbox = Callable[..., SandboxServer]
-
-
-def settings_for(server: SandboxServer, tmp_path: Path, **overrides: Any) -> GenesysSettings:
-    options: dict[str, Any] = {
-        "client_id": server.client_id,
-        "client_secret": server.client_secret,
-        "api_url": server.url,
-        "login_url": server.url,
-        "rate_limit_dir": str(tmp_path / "ratelimit"),
-        "requests_per_second": 1000.0,
-        "burst": 1000,
-        "retry_backoff_s": 0.05,
-        "job_poll_initial_s": 0.02,
-        "job_poll_max_s": 0.1,
-    }
-    options.update(overrides)
-    return GenesysSettings(**options)
 
 
 def requests(server: SandboxServer, route: str) -> int:
@@ -70,7 +51,7 @@ def ping(client: GenesysClient) -> Any:
 
 def test_429_waits_for_retry_after(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(retry_after_s=1)
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path / "ratelimit")) as client:
         ping(client)  # token and connection ready
         server.update(fault_script=["429"])
         started = time.monotonic()
@@ -85,7 +66,7 @@ def test_429_waits_for_retry_after(make_sandbox: MakeSandbox, tmp_path: Path) ->
 
 def test_server_errors_back_off_exponentially_then_succeed(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(fault_script=["503", "500", "502", "504"])
-    with GenesysClient(settings_for(server, tmp_path, retry_backoff_s=0.05)) as client:
+    with GenesysClient(client_settings(server, tmp_path / "ratelimit")) as client:
         started = time.monotonic()
         answer = ping(client)
         elapsed = time.monotonic() - started
@@ -98,7 +79,7 @@ def test_server_errors_back_off_exponentially_then_succeed(make_sandbox: MakeSan
 
 def test_reset_truncated_and_malformed_bodies_are_retried(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(fault_script=["reset", "truncated", "malformed"])
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path / "ratelimit")) as client:
         answer = ping(client)
         stats = client.stats
     assert answer["pageNumber"] == 1
@@ -107,7 +88,7 @@ def test_reset_truncated_and_malformed_bodies_are_retried(make_sandbox: MakeSand
 
 def test_token_429_and_5xx_are_retried(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(fault_script=["token:503", "token:429"], retry_after_s=0)
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path / "ratelimit")) as client:
         ping(client)
         stats = client.stats
     assert (stats.token_calls, stats.http_429, stats.retries) == (3, 1, 2)
@@ -119,7 +100,7 @@ def test_client_errors_are_not_retried(make_sandbox: MakeSandbox, tmp_path: Path
     permissions = (PERMISSION_QUEUES,) if kind == "403" else (PERMISSION_QUEUES, PERMISSION_AGGREGATES)
     server = make_sandbox(permissions=permissions)
     # A metric Genesys does not know is a 400 that no retry or split can fix.
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path / "ratelimit")) as client:
         errors = {"400": BadRequest, "403": MissingPermission, "404": NotFound}
         with pytest.raises(errors[kind]):
             if kind == "404":
@@ -137,7 +118,7 @@ def test_client_errors_are_not_retried(make_sandbox: MakeSandbox, tmp_path: Path
 
 def test_token_is_cached_and_renewed_before_expiry(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(token_lifetime_s=1.0)  # expires_in 1 s -> renewed 0.1 s before it runs out
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path / "ratelimit")) as client:
         for _ in range(3):
             ping(client)
         assert client.stats.token_calls == 1
@@ -150,7 +131,7 @@ def test_token_is_cached_and_renewed_before_expiry(make_sandbox: MakeSandbox, tm
 
 def test_one_401_fetches_a_new_token_once(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(fault_script=["expired_token"])
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path / "ratelimit")) as client:
         assert ping(client)["entities"]
         stats = client.stats
     assert (stats.token_calls, stats.api_calls, stats.retries) == (2, 2, 0)
@@ -159,7 +140,7 @@ def test_one_401_fetches_a_new_token_once(make_sandbox: MakeSandbox, tmp_path: P
 
 def test_a_second_401_is_credentials_rejected(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(fault_script=["expired_token", "expired_token", "expired_token"])
-    with GenesysClient(settings_for(server, tmp_path)) as client:
+    with GenesysClient(client_settings(server, tmp_path / "ratelimit")) as client:
         with pytest.raises(CredentialsRejected) as caught:
             ping(client)
         stats = client.stats
@@ -172,7 +153,7 @@ def test_a_second_401_is_credentials_rejected(make_sandbox: MakeSandbox, tmp_pat
 @pytest.mark.parametrize("status", [400, 401])
 def test_rejected_credentials_fail_at_once(make_sandbox: MakeSandbox, tmp_path: Path, status: int) -> None:
     server = make_sandbox(auth_error_status=status)
-    with GenesysClient(settings_for(server, tmp_path, client_secret=SECRET)) as client:
+    with GenesysClient(client_settings(server, tmp_path / "ratelimit", client_secret=SECRET)) as client:
         with pytest.raises(CredentialsRejected) as caught:
             ping(client)
         stats = client.stats
@@ -189,7 +170,7 @@ def test_rejected_credentials_fail_at_once(make_sandbox: MakeSandbox, tmp_path: 
 
 def test_error_messages_say_what_to_fix(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox(permissions=(PERMISSION_QUEUES,), retry_after_s=2)
-    fast = settings_for(server, tmp_path, max_attempts=2, max_retry_seconds=1.0)
+    fast = client_settings(server, tmp_path / "ratelimit", max_attempts=2, max_retry_seconds=1.0)
     with GenesysClient(fast) as client:
         with pytest.raises(MissingPermission) as missing:
             client.query_aggregates({"interval": "2026-03-01T00:00:00.000Z/2026-03-02T00:00:00.000Z"})
@@ -243,7 +224,7 @@ def test_error_messages_say_what_to_fix(make_sandbox: MakeSandbox, tmp_path: Pat
         assert requests(server, "job_delete") == 1  # the failed job is cleaned up
 
         server.update(job_fail=False, job_polls=1000)
-        slow = settings_for(server, tmp_path, job_timeout_s=0.3)
+        slow = client_settings(server, tmp_path / "ratelimit", job_timeout_s=0.3)
         with GenesysClient(slow) as impatient, pytest.raises(JobFailed, match="job_timeout_s"):
             impatient.fetch_aggregates(date(2026, 3, 1), date(2026, 3, 2), timezone=NY, mode="async")
 
@@ -286,7 +267,7 @@ def test_secret_and_token_never_leak(
         client_secret=SECRET, retry_after_s=0, fault_script=["503", "429", "expired_token", "reset"]
     )
     caplog.set_level(logging.DEBUG)
-    settings = settings_for(server, tmp_path, max_attempts=3)
+    settings = client_settings(server, tmp_path / "ratelimit", max_attempts=3)
     texts: list[str] = [repr(settings), str(settings)]
     with GenesysClient(settings, log=logging.getLogger("test.genesys")) as client:
         texts.append(repr(client))
@@ -299,7 +280,7 @@ def test_secret_and_token_never_leak(
                 ping(client)
             texts += [str(caught.value), repr(caught.value)]
         tokens.append(client._tokens.current)
-    wrong = settings_for(server, tmp_path, client_secret=SECRET + "-wrong")
+    wrong = client_settings(server, tmp_path / "ratelimit", client_secret=SECRET + "-wrong")
     with GenesysClient(wrong) as client, pytest.raises(CredentialsRejected) as rejected:
         ping(client)
     texts += [str(rejected.value), repr(rejected.value)]

@@ -14,12 +14,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from genesys_assets.genesys import GenesysClient, GenesysSettings
+from genesys_assets.genesys import GenesysClient
 from genesys_assets.genesys.client import QUEUES_PATH
 from genesys_assets.sandbox import SandboxServer
-from genesys_assets_tests.sandbox_fixtures import make_sandbox
-
-FIXTURES = (make_sandbox,)  # pytest fixture, requested by name below
+from genesys_assets_tests.sandbox_fixtures import client_settings
 
 MakeSandbox = Callable[..., SandboxServer]
 TOLERANCE = 0.10
@@ -43,21 +41,10 @@ print(json.dumps({"stamps": stamps, "api_calls": stats.api_calls, "token_calls":
 """
 
 
-def settings_for(server: SandboxServer, directory: Path, rate: float, burst: int) -> GenesysSettings:
-    return GenesysSettings(
-        client_id=server.client_id,
-        client_secret=server.client_secret,
-        api_url=server.url,
-        rate_limit_dir=str(directory),
-        requests_per_second=rate,
-        burst=burst,
-    )
-
-
 def test_burst_then_configured_rate_in_one_process(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     server = make_sandbox()
     rate, burst, count = 20.0, 5, 30
-    with GenesysClient(settings_for(server, tmp_path, rate, burst)) as client:
+    with GenesysClient(client_settings(server, tmp_path, requests_per_second=rate, burst=burst)) as client:
         started = time.monotonic()
         stamps = []
         for _ in range(count):

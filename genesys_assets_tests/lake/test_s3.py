@@ -1,8 +1,5 @@
 """The lake's S3 writes against a real S3 API (moto's server on 127.0.0.1) and canned S3 error answers."""
 
-# Fixtures imported from s3_fixtures are named again as test arguments, which is how pytest uses them.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import base64
@@ -27,14 +24,10 @@ from genesys_assets.lake.s3 import (
     encode_tags,
     put_object,
 )
-from genesys_assets_tests.s3_fixtures import (  # noqa: F401  (fixtures)
+from genesys_assets_tests.s3_fixtures import (
     FAKE_SECRET_ACCESS_KEY,
     CannedS3Server,
-    canned_s3,
-    moto_s3,
     restricted_iam_client,
-    s3_bucket,
-    s3_client,
     s3_client_for,
     s3_error,
     unused_port,

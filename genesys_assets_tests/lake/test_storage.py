@@ -1,7 +1,6 @@
 """Lake storage: atomic local writes, the S3 store on moto's server, base-location parsing."""
 
 # Fixtures imported from s3_fixtures are named again as test arguments, which is how pytest uses them.
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -21,7 +20,6 @@ from genesys_assets.lake.storage import (
     path_segment,
     relative_path,
 )
-from genesys_assets_tests.s3_fixtures import moto_s3, s3_bucket, s3_client  # noqa: F401  (fixtures)
 
 
 def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path: Path) -> None:

@@ -23,17 +23,14 @@ from genesys_assets.localtime import day_bounds, interval_starts, iso_interval
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets.sandbox.generator import OUTCOME_ABANDONED, OUTCOME_ANSWERED, OUTCOME_SESSION
 from genesys_assets.sandbox.queues import SETTINGS_NAME
+from genesys_assets.schema import KPI_MEASURES
 from genesys_assets_tests.sandbox_fixtures import (
     AGGREGATES_PATH,
     QUEUES_PATH,
     aggregates_body,
     daily_measures,
-    make_sandbox,
-    sandbox,
     sandbox_http,
 )
-
-FIXTURES = (make_sandbox, sandbox)  # pytest fixtures, requested by name in the tests below
 
 NY = "America/New_York"
 BERLIN = "Europe/Berlin"
@@ -322,28 +319,8 @@ def test_in_process_query_matches_http_and_offsets_are_honoured(sandbox: Sandbox
         assert http.get(f"{sandbox.url}/sandbox/health").json()["status"] == "ok"
 
 
-NEW_MEASURES = (
-    "short_abandoned",
-    "abandon_sum_ms",
-    "flow_out_sum_ms",
-    "talk_count",
-    "hold_count",
-    "acw_count",
-    "transferred",
-    "blind_transferred",
-    "consult_transferred",
-    "alert_count",
-    "alert_sum_ms",
-    "not_responding_count",
-    "not_responding_sum_ms",
-    "connected",
-    "outbound",
-    "outbound_attempted",
-    "outbound_connected",
-    "outbound_abandoned",
-    "over_sla",
-    "wait_max_ms",
-)
+# The measures added with the queue-view metrics: every KPI measure from short_abandoned on.
+NEW_MEASURES = KPI_MEASURES[KPI_MEASURES.index("short_abandoned") :]
 
 
 def test_queue_view_metrics_equal_truth_and_keep_their_subsets(
@@ -358,9 +335,7 @@ def test_queue_view_metrics_equal_truth_and_keep_their_subsets(
     for row in frame.iter_rows(named=True):
         key = (row.pop("queue_id"), row.pop("media_type"), row.pop("direction"), row.pop("local_date"))
         assert measured[key] == row
-    totals = frame.select(pl.col(name).sum() for name in NEW_MEASURES if name != "wait_max_ms").row(
-        0, named=True
-    )
+    totals = frame.select(pl.col(name).sum() for name in NEW_MEASURES).row(0, named=True)
     assert all(totals.values()), totals  # every new column has data, so the equality above is not vacuous
 
     inbound = frame.filter(pl.col("direction") == "inbound")

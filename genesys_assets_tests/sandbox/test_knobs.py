@@ -29,13 +29,9 @@ from genesys_assets_tests.sandbox_fixtures import (
     QUEUES_PATH,
     aggregates_body,
     daily_measures,
-    make_sandbox,
-    sandbox,
     sandbox_http,
     sandbox_token,
 )
-
-FIXTURES = (make_sandbox, sandbox)  # pytest fixtures, requested by name in the tests below
 
 NY = "America/New_York"
 DAY = date(2026, 3, 10)

@@ -53,7 +53,7 @@ def kpi_day(day: date = DAY, **raw_options: object) -> pl.DataFrame:
 def daily_week(now: datetime = LATE, gaps: tuple[date, ...] = ()) -> pl.DataFrame:
     days = localtime.week_days(MONDAY)
     window = {day: kpi_day(day) for day in days if day not in gaps}
-    filled = fill_days(window, days, timezone=NY, interval_minutes=30, now=now, restatement_days=3)
+    filled = fill_days(window, days, timezone=NY, interval_minutes=30, now=now, lookback_days=3)
     return pl.concat(filled.values())
 
 

@@ -29,11 +29,11 @@ def fill(
     day: date,
     tz: str = NY,
     now: datetime = LATE,
-    restatement_days: int = 3,
+    lookback_days: int = 3,
 ) -> pl.DataFrame:
-    out = fill_days(
-        window, [day], timezone=tz, interval_minutes=30, now=now, restatement_days=restatement_days
-    )[day]
+    out = fill_days(window, [day], timezone=tz, interval_minutes=30, now=now, lookback_days=lookback_days)[
+        day
+    ]
     assert out.schema == DAILY_KPIS
     return out
 

@@ -166,9 +166,9 @@ def test_estimates_lie_between_neighbours_and_add_up(
     }
 
     def estimate() -> pl.DataFrame:
-        return fill_days(
-            dict(window), [target], timezone=NY, interval_minutes=30, now=LATE, restatement_days=7
-        )[target]
+        return fill_days(dict(window), [target], timezone=NY, interval_minutes=30, now=LATE, lookback_days=7)[
+            target
+        ]
 
     out = estimate()
     assert out.equals(estimate())  # deterministic: a rerun writes the same bytes

@@ -79,7 +79,7 @@ def test_week_of_200_queues_in_seconds() -> None:
         key[0]: frame for key, frame in kpis.partition_by("local_date", as_dict=True).items()
     }
     window.pop(DAYS[3])  # one gap, estimated
-    filled = fill_days(window, DAYS, timezone=NY, interval_minutes=30, now=now, restatement_days=7)
+    filled = fill_days(window, DAYS, timezone=NY, interval_minutes=30, now=now, lookback_days=7)
     daily = pl.concat(filled.values())
     weekly = weekly_kpis(daily, MONDAY)
     exported = export_daily_partitions({d.isoformat(): f for d, f in filled.items()}, queues, NY)

@@ -52,7 +52,7 @@ def one_busy_interval(day: date, tz: str, channels: tuple[Channel, ...], **measu
 def fill(
     window: dict[date, pl.DataFrame | None], days: list[date], tz: str = NY, now: datetime = LATE
 ) -> pl.DataFrame:
-    filled = fill_days(window, days, timezone=tz, interval_minutes=30, now=now, restatement_days=3)
+    filled = fill_days(window, days, timezone=tz, interval_minutes=30, now=now, lookback_days=3)
     return pl.concat(filled.values())
 
 
