@@ -142,7 +142,7 @@ neighbour_offsets = st.tuples(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     target=st.sampled_from(TARGETS),
     offsets=neighbour_offsets,
