@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -103,7 +104,16 @@ class Hosts:
         return folder
 
     def popen(self, role: str, command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-        """Start `command` on worker host `role`, with the host's own /tmp."""
+        """Start `command` on worker host `role`, with the host's own /tmp.
+
+        A checkout (and its virtual environment) that itself lives under /tmp stays visible: its top folder is
+        bound into the private /tmp before that replaces the real one for the host's processes.
+        """
+        private = self.private_tmp(role)
+        keep = ""
+        for name in _tmp_entries_in_use():
+            (private / name).mkdir(exist_ok=True)
+            keep += f'mount --bind {shlex.quote("/tmp/" + name)} "$0"/{shlex.quote(name)} && '
         wrapped = [
             "ip",
             "netns",
@@ -111,12 +121,23 @@ class Hosts:
             self.workers[role],
             "sh",
             "-c",
-            'mount --bind "$0" /tmp && exec "$@"',
-            str(self.private_tmp(role)),
+            keep + 'mount --rbind "$0" /tmp && exec "$@"',
+            str(private),
             *command,
         ]
         with log.open("wb") as out:
             return subprocess.Popen(wrapped, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _tmp_entries_in_use() -> list[str]:
+    """The folders directly under /tmp that hold this checkout or its interpreter (empty when neither is)."""
+    tmp = Path("/tmp").resolve()
+    names = set()
+    for path in (REPO, Path(sys.prefix), Path(sys.executable).resolve()):
+        resolved = path.resolve()
+        if resolved.is_relative_to(tmp) and resolved != tmp:
+            names.add(resolved.relative_to(tmp).parts[0])
+    return sorted(names)
 
 
 def _remove_namespace(name: str) -> None:
