@@ -201,19 +201,21 @@ def read_parquet_bytes(
     ``current`` (columns ``current`` does not know follow).
     """
     wanted = list(columns) if columns is not None else None
-    added: list[str] = []
-    if current is not None:
+    # polars' own reader: no pyarrow table in between, so no second copy of the data. The file's own schema is
+    # read only when a requested column is missing from it (a partition written by an earlier schema version).
+    try:
+        frame = pl.read_parquet(io.BytesIO(data), columns=wanted)
+    except pl.exceptions.ColumnNotFoundError:
         stored = pl.read_parquet_schema(io.BytesIO(data))
-        names = wanted if wanted is not None else [*stored, *current]
-        added = [name for name in dict.fromkeys(names) if name not in stored and name in current]
-        if wanted is not None:
-            wanted = [name for name in wanted if name not in added]
-    # polars' own reader: no pyarrow table in between, so no second copy of the data.
-    frame = pl.read_parquet(io.BytesIO(data), columns=wanted)
-    if added and current is not None:
-        frame = frame.with_columns(pl.lit(None, dtype=current[name]).alias(name) for name in added)
-        order = list(columns) if columns is not None else [name for name in current if name in frame.columns]
-        frame = frame.select(*order, *[name for name in frame.columns if name not in order])
+        if current is None or wanted is None or any(n not in stored and n not in current for n in wanted):
+            raise
+        frame = pl.read_parquet(io.BytesIO(data), columns=[name for name in wanted if name in stored])
+    if current is not None:
+        added = [name for name in (columns or current) if name not in frame.columns and name in current]
+        if added:
+            frame = frame.with_columns(pl.lit(None, dtype=current[name]).alias(name) for name in added)
+            order = list(columns) if columns is not None else [n for n in current if n in frame.columns]
+            frame = frame.select(*order, *[name for name in frame.columns if name not in order])
     if schema is None:
         return frame
     if columns is not None:

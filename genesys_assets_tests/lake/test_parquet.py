@@ -149,3 +149,19 @@ def test_arrow_schema_of_nested_types() -> None:
     assert converted.field("date_created").type == pa.timestamp("us", tz="UTC")
     queues = directory("q1").with_columns(date_created=pl.lit(datetime(2025, 1, 1, tzinfo=UTC)))
     assert read_parquet_bytes(parquet_bytes(queues, schema=schema.QUEUES)).equals(queues)
+
+
+def test_a_partition_of_an_earlier_schema_reads_with_the_new_columns_null() -> None:
+    current = schema.INTERVAL_KPIS
+    frame = interval_kpis(3)
+    older = frame.drop("talk_count", "wait_max_ms", "avg_talk_s")
+    body = parquet_bytes(older)
+    whole = read_parquet_bytes(body, current=current)
+    assert whole.columns == list(current)
+    assert whole["talk_count"].is_null().all() and whole["wait_max_ms"].dtype == pl.Int64
+    assert whole.drop("talk_count", "wait_max_ms", "avg_talk_s").equals(older)
+    some = read_parquet_bytes(body, columns=["offered", "talk_count"], current=current)
+    assert some.columns == ["offered", "talk_count"] and some["talk_count"].is_null().all()
+    assert some["offered"].to_list() == frame["offered"].to_list()
+    with pytest.raises(pl.exceptions.ColumnNotFoundError):
+        read_parquet_bytes(body, columns=["offered", "no_such_column"], current=current)
