@@ -190,9 +190,11 @@ def s3_client(endpoint_url: str) -> Any:
     )
 
 
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_env(extra: Mapping[str, str] | None = None, code: Path = REPO) -> dict[str, str]:
+    """The environment of a child process: this one's, with `code` (a checkout of the project) first on the
+    import path."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(code) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("PYTHONWARNINGS", "ignore")
     env.update(extra or {})
     return env
@@ -226,11 +228,13 @@ def run_child(
     env: Mapping[str, str] | None = None,
     timeout_s: float = 3600.0,
     cwd: Path = REPO,
+    code: Path = REPO,
 ) -> ChildResult:
-    """Run a command to completion; its wall time, its own peak RSS and CPU time (os.wait4), its output."""
+    """Run a command to completion; its wall time, its own peak RSS and CPU time (os.wait4), its output.
+    `code` is the checkout of the project the child imports (another one compares code side by side)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        process = subprocess.Popen(list(command), cwd=cwd, stdout=out, stderr=err, env=child_env(env))
+        process = subprocess.Popen(list(command), cwd=cwd, stdout=out, stderr=err, env=child_env(env, code))
         deadline = time.monotonic() + timeout_s
         try:
             while True:

@@ -27,6 +27,7 @@ nightly run finds them. Printed: wall time of each, their ratio, API calls by ki
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -128,6 +129,89 @@ class RssSampler(threading.Thread):
         self._stopped.set()
         self.join(timeout=5)
 
+    def window_peak_mb(self, since: dict[int, int]) -> float:
+        """The largest RSS of one process seen since `since` (a copy of `peak_kb` taken earlier) grew."""
+        grown = [kb for pid, kb in dict(self.peak_kb).items() if kb > since.get(pid, 0)]
+        return round(max(grown, default=max(since.values(), default=0)) / 1024)
+
+
+class StepCosts:
+    """CPU time of each step of an in-process run, with Dagster's event writes counted apart.
+
+    Every event and log line of a run is stored in its event log through `DagsterInstance.handle_new_event`,
+    on the thread that runs the steps. Wrapping it measures that thread's CPU spent storing events; a step's
+    own cost is the process CPU (every thread: the steps' I/O pools too) between its start and success
+    events, less the event writes in between. The wrapper only measures: it calls the original unchanged.
+    """
+
+    def __init__(self, sampler: RssSampler) -> None:
+        self.sampler = sampler
+        self.event_cpu_s = 0.0
+        self.events = 0
+        self._open: dict[str, tuple[float, float, dict[int, int]]] = {}
+        self.steps: dict[str, dict[str, float]] = {}
+
+    def install(self) -> None:
+        import dagster as dg
+
+        original = dg.DagsterInstance.handle_new_event
+        costs = self
+
+        def handle_new_event(instance: dg.DagsterInstance, event: dg.EventLogEntry, **kwargs: object) -> None:
+            started = time.thread_time()
+            try:
+                original(instance, event, **kwargs)
+            finally:
+                costs.event_cpu_s += time.thread_time() - started
+                costs.events += 1
+                costs._observe(event)
+
+        dg.DagsterInstance.handle_new_event = handle_new_event  # type: ignore[method-assign]
+
+    def _observe(self, event: object) -> None:
+        dagster_event = getattr(event, "dagster_event", None)
+        step = getattr(event, "step_key", None)
+        if dagster_event is None or step is None:
+            return
+        if dagster_event.is_step_start:
+            self._open[step] = (time.process_time(), self.event_cpu_s, dict(self.sampler.peak_kb))
+        elif (dagster_event.is_step_success or dagster_event.is_step_failure) and step in self._open:
+            cpu0, events0, peaks0 = self._open.pop(step)
+            event_cpu = self.event_cpu_s - events0
+            self.steps[step] = {
+                "cpu_s": round(time.process_time() - cpu0 - event_cpu, 2),
+                "event_write_cpu_s": round(event_cpu, 2),
+                "peak_rss_mb": self.sampler.window_peak_mb(peaks0),
+            }
+
+
+class ThreadProfiles:
+    """cProfile of this thread and of every thread started after it (the steps' I/O pools, the client's
+    prefetch), merged into one file: a profile of the main thread alone misses the work done in pools.
+    Each thread's profile counts that thread's CPU time, so time spent waiting (for a lock, a socket, the
+    pool's other threads) is not counted as work."""
+
+    def __init__(self) -> None:
+        import cProfile
+
+        self._new = functools.partial(cProfile.Profile, time.thread_time)
+        self.profiles = [self._new()]
+        threading.setprofile(self._start_in_thread)
+        self.profiles[0].enable()
+
+    def _start_in_thread(self, *_: object) -> None:
+        sys.setprofile(None)
+        profile = self._new()
+        self.profiles.append(profile)
+        profile.enable()
+
+    def dump(self, path: str) -> None:
+        import pstats
+
+        threading.setprofile(None)
+        self.profiles[0].disable()
+        pstats.Stats(*self.profiles).dump_stats(path)
+
 
 def worker(args: argparse.Namespace) -> int:
     """One Dagster run in this process, as a launched run executes it (the parent set the environment).
@@ -155,21 +239,19 @@ def worker(args: argparse.Namespace) -> int:
     else:
         job, tags = dg.reconstructable(daily_job), range_tags(args.first, args.last)
     run_config = {"execution": {"config": {args.executor: {}}}} if args.executor != "default" else {}
-    profiler = None
-    if args.profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
+    profiler = ThreadProfiles() if args.profile else None
     sampler = RssSampler()
     sampler.start()
+    costs = StepCosts(sampler)
+    costs.install()
     run_started = time.perf_counter()
+    run_cpu_started = time.process_time()
     with dg.execute_job(job, instance=instance, tags=tags, run_config=run_config) as result:
         run_s = time.perf_counter() - run_started
+        run_cpu_s = time.process_time() - run_cpu_started
         sampler.stop()
         if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(args.profile)
+            profiler.dump(args.profile)
         steps: dict[str, float] = {}
         step_rss: dict[str, float] = {}
         for event in result.all_events:
@@ -188,6 +270,10 @@ def worker(args: argparse.Namespace) -> int:
                 "run_s": round(run_s, 3),
                 "steps_s": steps,
                 "steps_peak_rss_mb": step_rss,
+                "run_cpu_s": round(run_cpu_s, 2),
+                "event_write_cpu_s": round(costs.event_cpu_s, 2),
+                "events": costs.events,
+                "step_costs": costs.steps,
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
         ),
@@ -346,12 +432,36 @@ def parent(args: argparse.Namespace) -> int:
         single_sandbox_cpu = sandbox.cpu_s() - cpu_before
         single_report = single.last_json()
 
+        # (a0) the same run with the code before a change (--baseline), on the same org, side by side
+        baseline: ChildResult | None = None
+        if args.baseline:
+            env_0 = _environment(root, "baseline", sandbox.url, s3_url, tz, first)
+            Path(env_0["GENESYS_LAKE_DIR"]).mkdir(parents=True)
+            shutil.copy(
+                Path(env_a["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
+                Path(env_0["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
+            )
+            baseline = require_ok(
+                run_child(
+                    _worker_command(first.isoformat(), last.isoformat(), args.executor),
+                    env=env_0,
+                    code=Path(args.baseline).resolve(),
+                ),
+                f"the single-run backfill with the code in {args.baseline}",
+            )
+            same = _export_digests(s3_url, "single", days) == _export_digests(s3_url, "baseline", days)
+            assert same, f"the export objects of the code in {args.baseline} and of this code differ"
+
         # (c) the last 31 days as one run, for its peak memory
         month_first = max(first, last - timedelta(days=30))
-        month: ChildResult = require_ok(
-            run_child(_worker_command(month_first.isoformat(), last.isoformat(), args.executor), env=env_c),
-            "the 31-day run",
-        )
+        month: ChildResult | None = None
+        if not args.no_month:
+            month = require_ok(
+                run_child(
+                    _worker_command(month_first.isoformat(), last.isoformat(), args.executor), env=env_c
+                ),
+                "the 31-day run",
+            )
         month_days = (last - month_first).days + 1
 
         # (b) one run per sampled partition
@@ -378,6 +488,10 @@ def parent(args: argparse.Namespace) -> int:
         digests_b = _export_digests(s3_url, "per_partition", sample)
         assert digests_a == digests_b, "the export objects of (a) and (b) differ for the sampled days"
 
+    smaller: tuple[ChildResult, int] | None = None
+    if args.compare_queues:
+        smaller = (_smaller_org_run(args, first, last), args.compare_queues)
+
     n = len(sample)
     per_wall = sum(r.wall_s for r in runs) / n
     per_run_only = sum(r["run_s"] for r in reports) / n
@@ -398,6 +512,10 @@ def parent(args: argparse.Namespace) -> int:
     print(
         f"    peak RSS {single.peak_rss_mb:.0f} MB, CPU {single.cpu_s:.1f} s; sandbox CPU {single_sandbox_cpu:.1f} s"
     )
+    queue_days = args.queues * args.days
+    print(f"    {_cost_line(single_report, queue_days)}")
+    if args.profile:
+        print(_profile_summary(args.profile))
     print(f"    API calls: {_describe_calls(single_routes)}; data calls {a_data}")
     fewest = _fewest_data_calls(args.days, groups, args.sandbox_max_query_days)
     print(
@@ -407,9 +525,11 @@ def parent(args: argparse.Namespace) -> int:
         f"(a) made {a_data}: {'at the minimum' if a_data <= fewest else 'ABOVE the minimum'}"
     )
     print(f"    queue directory (one run before both, not timed): {_describe_calls(directory_routes)}")
-    print(
-        f"(c) single run of the last {month_days} days: wall {month.wall_s:.1f} s, peak RSS {month.peak_rss_mb:.0f} MB"
-    )
+    if month is not None:
+        print(
+            f"(c) single run of the last {month_days} days: wall {month.wall_s:.1f} s, "
+            f"peak RSS {month.peak_rss_mb:.0f} MB"
+        )
     print(
         f"(b) one run per partition, {n} sampled: wall {per_wall:.2f} s per partition "
         f"(process start + imports + definitions {sum(r['import_and_load_s'] for r in reports) / n:.2f} s, "
@@ -424,6 +544,57 @@ def parent(args: argparse.Namespace) -> int:
     )
     print(f"    export objects of the {n} sampled days byte-identical to (a): yes")
     print()
+    if baseline is not None:
+        base_report = baseline.last_json()
+        print(
+            f"(a0) the same single run with the code in {args.baseline}: wall {baseline.wall_s:.1f} s, "
+            f"peak RSS {baseline.peak_rss_mb:.0f} MB, CPU {baseline.cpu_s:.1f} s"
+        )
+        print(f"    {_cost_line(base_report, queue_days)}")
+        print(f"    export objects of all {args.days} days byte-identical to (a): yes")
+    if smaller is not None:
+        small, small_queues = smaller
+        print(
+            f"(d) the same range for an org of {small_queues} queues (its own sandbox): wall {small.wall_s:.1f} s, "
+            f"peak RSS {small.peak_rss_mb:.0f} MB, CPU {small.cpu_s:.1f} s"
+        )
+        print(f"    {_cost_line(small.last_json(), small_queues * args.days)}")
+    print()
+    if baseline is not None:
+        print(
+            ratio_line(
+                "our steps' CPU per queue-day, this code vs the code before",
+                _our_cpu(single_report) / _our_cpu(base_report),
+                at_most=0.5,
+                detail=f"[{_our_cpu(single_report) / queue_days * 1000:.2f} ms vs "
+                f"{_our_cpu(base_report) / queue_days * 1000:.2f} ms]",
+            )
+        )
+        print(
+            ratio_line(
+                "single-run wall time, this code vs the code before",
+                single.wall_s / baseline.wall_s,
+                at_most=1.0,
+                detail=f"[{single.wall_s:.1f} s vs {baseline.wall_s:.1f} s]",
+            )
+        )
+        print(
+            ratio_line(
+                "single-run peak RSS, this code vs the code before",
+                single.peak_rss_mb / baseline.peak_rss_mb,
+                detail=f"[{single.peak_rss_mb:.0f} MB vs {baseline.peak_rss_mb:.0f} MB]",
+            )
+        )
+    if smaller is not None:
+        small, small_queues = smaller
+        print(
+            ratio_line(
+                f"peak RSS, {args.queues} queues vs {small_queues} queues ({args.days} days each)",
+                single.peak_rss_mb / small.peak_rss_mb,
+                at_most=1.5,
+                detail=f"[{single.peak_rss_mb:.0f} MB vs {small.peak_rss_mb:.0f} MB]",
+            )
+        )
     print(
         ratio_line(
             "single-run backfill vs one run per partition (wall time, extrapolated)",
@@ -439,14 +610,15 @@ def parent(args: argparse.Namespace) -> int:
             detail=f"[{extrapolated_run_only:.0f} s vs {single_report['run_s']:.1f} s]",
         )
     )
-    print(
-        ratio_line(
-            f"peak RSS, {args.days}-day run vs {month_days}-day run",
-            single.peak_rss_mb / month.peak_rss_mb,
-            at_most=None if args.quick else 1.3,
-            detail=f"[{single.peak_rss_mb:.0f} MB vs {month.peak_rss_mb:.0f} MB]",
+    if month is not None:
+        print(
+            ratio_line(
+                f"peak RSS, {args.days}-day run vs {month_days}-day run",
+                single.peak_rss_mb / month.peak_rss_mb,
+                at_most=None if args.quick else 1.3,
+                detail=f"[{single.peak_rss_mb:.0f} MB vs {month.peak_rss_mb:.0f} MB]",
+            )
         )
-    )
     print(
         ratio_line(
             "API data calls, one run per partition vs single run",
@@ -455,6 +627,80 @@ def parent(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _our_cpu(report: dict) -> float:
+    """CPU of the run's steps, Dagster's event writes left out."""
+    return sum(step["cpu_s"] for step in report["step_costs"].values())
+
+
+def _cost_line(report: dict, queue_days: int) -> str:
+    """Where a run's CPU went: our steps (per queue-day, and per step) and Dagster's event writes."""
+    steps = ", ".join(f"{name} {step['cpu_s']:.1f} s" for name, step in report["step_costs"].items())
+    peaks = ", ".join(f"{name} {step['peak_rss_mb']} MB" for name, step in report["step_costs"].items())
+    return (
+        f"CPU of our steps {_our_cpu(report):.1f} s = {_our_cpu(report) / queue_days * 1000:.2f} ms per queue-day "
+        f"({steps}); Dagster's event writes {report['event_write_cpu_s']:.1f} s for {report['events']} events; "
+        f"the whole run {report['run_cpu_s']:.1f} s\n    peak RSS while each step ran: {peaks}"
+    )
+
+
+def _profile_summary(path: str, top: int = 12) -> str:
+    """The profile of the single run, cut down to where our steps spend their time: our functions by
+    cumulative time, and the calls (ours or a library's) with the most time of their own."""
+    import pstats
+
+    stats = pstats.Stats(path)
+    entries = stats.stats  # type: ignore[attr-defined]
+    ours = sorted(
+        (
+            (cumulative, f"{Path(file).stem}.{name}")
+            for (file, _line, name), (_calls, _prim, _own, cumulative, _callers) in entries.items()
+            if "/genesys_assets/" in file and "/sandbox/" not in file
+        ),
+        reverse=True,
+    )[:top]
+    own = sorted(
+        (
+            (own_time, f"{Path(file).stem}.{name}" if file != "~" else name)
+            for (file, _line, name), (_calls, _prim, own_time, _cumulative, _callers) in entries.items()
+        ),
+        reverse=True,
+    )[:top]
+    lines = [
+        "    profile (cProfile of every thread's CPU time, its overhead included): our functions by cumulative time"
+    ]
+    lines += [f"      {seconds:7.1f} s  {name}" for seconds, name in ours]
+    lines.append("    calls with the most time of their own")
+    lines += [f"      {seconds:7.1f} s  {name}" for seconds, name in own]
+    return "\n".join(lines)
+
+
+def _smaller_org_run(args: argparse.Namespace, first: date, last: date) -> ChildResult:
+    """The same range as (a) as one run for an org of `--compare-queues` queues, on its own sandbox."""
+    with (
+        tempfile.TemporaryDirectory(prefix="genesys-bench-small-") as tmp,
+        sandbox_process(
+            queues=args.compare_queues,
+            timezone=args.timezone,
+            start=first - timedelta(days=10),
+            end=last + timedelta(days=1),
+            options=["--max-query-days", str(args.sandbox_max_query_days)],
+        ) as sandbox,
+        moto_s3_process() as s3_url,
+    ):
+        s3_client(s3_url).create_bucket(Bucket=BUCKET)
+        env = _environment(Path(tmp), "smaller", sandbox.url, s3_url, args.timezone, first)
+        require_ok(
+            run_child(
+                _worker_command(first.isoformat(), first.isoformat(), args.executor, directory=True), env=env
+            ),
+            "the smaller org's queue directory run",
+        )
+        return require_ok(
+            run_child(_worker_command(first.isoformat(), last.isoformat(), args.executor), env=env),
+            f"the single-run backfill of {args.compare_queues} queues",
+        )
 
 
 def _queue_groups(sandbox: SandboxProcess, last: date, timezone: str) -> int:
@@ -515,6 +761,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the sandbox org's longest synchronous query (the client starts with 7-day queries)",
     )
     parser.add_argument("--profile", default=None, help="write a cProfile of the single run to this file")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="a checkout of the code before a change (e.g. a git worktree): its single run goes side by side",
+    )
+    parser.add_argument(
+        "--no-month", action="store_true", help="skip (c), the run of the last 31 days (for large orgs)"
+    )
+    parser.add_argument(
+        "--compare-queues",
+        type=int,
+        default=None,
+        help="also run the range for an org of this many queues (own sandbox), to compare peak memory",
+    )
     parser.add_argument(
         "--executor",
         choices=("default", "multiprocess", "in_process"),

@@ -36,9 +36,14 @@ class SettingsError(ValueError):
     """An environment variable holds a value the pipeline cannot use."""
 
 
+# A batch below this holds less than one day of even a small org, so every batch would be one day.
+MIN_BATCH_ROWS = 10_000
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
-    """What shapes the asset graph: the org's timezone, the first day, the interval, re-read and gap windows."""
+    """What shapes the asset graph and its runs: the org's timezone, the first day, the interval, the re-read,
+    gap and channel windows, and the rows a step holds at once."""
 
     timezone: str = "UTC"
     start_date: date = date(2026, 1, 1)
@@ -47,6 +52,7 @@ class PipelineSettings:
     lookback_days: int = 7
     gap_window_days: int = 7
     channel_window_days: int = 28
+    batch_rows: int = 750_000
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -66,6 +72,8 @@ class PipelineSettings:
                 )
         if name in ("lookback_days", "gap_window_days", "channel_window_days") and value < 1:
             return "must be at least 1"
+        if name == "batch_rows" and value < MIN_BATCH_ROWS:
+            return f"must be at least {MIN_BATCH_ROWS:,} (rows of a KPI table a step holds at once)"
         return None
 
     @property
@@ -151,6 +159,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GENESYS_LOOKBACK_DAYS", PipelineSettings, "lookback_days"),
     Variable("GENESYS_GAP_WINDOW_DAYS", PipelineSettings, "gap_window_days"),
     Variable("GENESYS_CHANNEL_WINDOW_DAYS", PipelineSettings, "channel_window_days"),
+    Variable("GENESYS_BATCH_ROWS", PipelineSettings, "batch_rows"),
     Variable("GENESYS_LAKE_DIR", LakeSettings, "base_dir"),
     Variable("EXPORT_S3_BUCKET", ExportSettings, "bucket", at_run_time=True),
     Variable("EXPORT_S3_PREFIX", ExportSettings, "prefix"),

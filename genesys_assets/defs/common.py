@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from genesys_assets.transforms import kpis
+from genesys_assets.transforms.batching import RowBudgetBatches
 from genesys_assets.transforms.restatement import RESTATED_MEASURES, Restatement
 
 OWNERS = ["team:contact-center-analytics"]
@@ -17,8 +18,6 @@ GENESYS_POOL = "genesys_api"
 GROUP_RAW = "genesys_raw"
 GROUP_KPIS = "queue_kpis"
 GROUP_EXPORT = "lake_export"
-
-T = TypeVar("T")
 
 
 def range_partitioned(partitions_def: dg.PartitionsDefinition) -> dict[str, Any]:
@@ -38,21 +37,23 @@ def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
     rides on a conversation already counted in its own channel."""
     if frame.is_empty():
         return {"total_offered": dg.MetadataValue.int(0), "total_answered": dg.MetadataValue.int(0)}
-    sums = (
-        kpis.primary_channels(frame)
-        .select(pl.col("offered").sum(), pl.col("answered").sum(), pl.col("abandoned").sum())
-        .row(0, named=True)
-    )
+    sums, ratios = kpis.primary_totals(frame, ("offered", "answered", "abandoned"))
     figures: dict[str, dg.MetadataValue] = {
-        f"total_{name}": dg.MetadataValue.int(int(value or 0)) for name, value in sums.items()
+        f"total_{name}": dg.MetadataValue.int(value) for name, value in sums.items()
     }
-    for name, value in kpis.totals_ratios(frame).items():
+    for name, value in ratios.items():
         figures[name] = dg.MetadataValue.float(round(value, 6))
-    if "is_interpolated" in frame.columns:
-        share = frame.select(pl.col("is_interpolated").cast(pl.Float64).mean()).item()
-        figures["interpolated_share"] = dg.MetadataValue.float(round(float(share or 0.0), 6))
-    if "is_provisional" in frame.columns:
-        figures["provisional_rows"] = dg.MetadataValue.int(int(frame["is_provisional"].sum()))
+    flags = [
+        *([pl.col("is_interpolated").cast(pl.Float64).mean()] if "is_interpolated" in frame.columns else []),
+        *([pl.col("is_provisional").sum()] if "is_provisional" in frame.columns else []),
+    ]
+    if flags:
+        shares = frame.select(flags).row(0, named=True)
+        if "is_interpolated" in shares:
+            share = shares["is_interpolated"]
+            figures["interpolated_share"] = dg.MetadataValue.float(round(float(share or 0.0), 6))
+        if "is_provisional" in shares:
+            figures["provisional_rows"] = dg.MetadataValue.int(int(shares["is_provisional"]))
     return figures
 
 
@@ -77,12 +78,9 @@ def record_partition_figures(
         context.add_asset_metadata(figures, partition_key=key)
 
 
-# Days a range run transforms together: a few polars queries per batch instead of per day, while the
-# intermediates stay the size of a month.
-BATCH_DAYS = 31
-
-
-def batches(items: Sequence[T], size: int = BATCH_DAYS) -> Iterator[list[T]]:
-    """Consecutive runs of at most `size` items, in order."""
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
+def batch_figures(plan: RowBudgetBatches[Any]) -> dict[str, dg.MetadataValue]:
+    """How a range run's days were batched under the row budget (`GENESYS_BATCH_ROWS`)."""
+    return {
+        "batches": dg.MetadataValue.int(plan.count),
+        "largest_day_rows": dg.MetadataValue.int(plan.largest_item_rows),
+    }

@@ -144,6 +144,7 @@ def raw_queue_aggregates(
                 read_answer=read_answer,
                 combine=pl.concat,
                 in_flight=client.settings.queries_in_flight,
+                max_rows_held=SETTINGS.pipeline.batch_rows,
             ):
                 chunk_days = [day for day in days if chunk.first_day <= day <= chunk.last_day]
                 frames = split_by_local_date(chunk.answer, chunk_days)

@@ -50,7 +50,7 @@ from genesys_assets.lake.parquet import (
     COMPRESSIONS,
     Compression,
     ParquetSchemaError,
-    parquet_bytes,
+    lake_parquet_bytes,
     read_parquet_bytes,
 )
 from genesys_assets.lake.settings import SERVER_SIDE_ENCRYPTIONS, LakeSettings, ServerSideEncryption
@@ -248,7 +248,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                 f"{where}: expected a polars DataFrame to store as Parquet, got {type(frame).__name__}."
             )
         try:
-            return parquet_bytes(frame, compression=self.compression)
+            return lake_parquet_bytes(frame, compression=self.compression)
         except ParquetSchemaError as exc:
             raise ParquetSchemaError(f"{where}: {exc}", column=exc.column) from None
 

@@ -8,7 +8,7 @@ import polars as pl
 from genesys_assets import localtime
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs.automation import DAILY_EXPORT_FRESHNESS, WEEKLY_EXPORT_FRESHNESS
-from genesys_assets.defs.common import GROUP_EXPORT, batches, kpi_figures, range_partitioned
+from genesys_assets.defs.common import GROUP_EXPORT, batch_figures, kpi_figures, range_partitioned
 from genesys_assets.defs.failures import permanent_failures_not_retried
 from genesys_assets.defs.io_manager import StoredPartitions, table_schema
 from genesys_assets.defs.partitions import daily_partitions, weekly_partitions
@@ -16,6 +16,7 @@ from genesys_assets.defs.resources import S3ExportResource
 from genesys_assets.lake.s3 import ExportedObject
 from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY
 from genesys_assets.transforms import export
+from genesys_assets.transforms.batching import RowBudgetBatches
 
 _WRITE_THREADS = 8
 
@@ -60,12 +61,15 @@ class _ExportWriter:
         shown = uris[0] if len(uris) == 1 else f"{uris[0]} .. {uris[-1]}"
         self.context.log.info(f"Wrote {len(uris)} {self.grain} object(s), {batch_bytes} bytes: {shown}")
 
-    def result(self, schema: pl.Schema) -> dg.MaterializeResult:
+    def result(
+        self, schema: pl.Schema, extra: dict[str, dg.MetadataValue] | None = None
+    ) -> dg.MaterializeResult:
         return dg.MaterializeResult(
             metadata={
                 "dagster/column_schema": table_schema(schema),
                 "run_objects": dg.MetadataValue.int(self.objects),
                 "run_s3_bytes": dg.MetadataValue.int(self.bytes),
+                **(extra or {}),
             }
         )
 
@@ -89,13 +93,15 @@ def queue_export_daily(
     `local_date`, `local_time`, `utc_offset`), so the whole prefix reads as one table in DuckDB, Athena or Spark.
     """
     writer = _ExportWriter(context, export_s3, "daily")
-    # A month of partitions is read, built and written per pass.
-    for keys in batches(context.partition_keys):
+    # As many partitions as fit the row budget are read, built and written per pass.
+    plan = RowBudgetBatches(context.partition_keys, SETTINGS.pipeline.batch_rows)
+    for keys in plan:
         frames = export.export_daily_partitions(
             queue_kpis_daily.load(keys), genesys_queues, SETTINGS.pipeline.timezone
         )
         writer.write(frames, EXPORT_DAILY)
-    return writer.result(EXPORT_DAILY)
+        plan.record(frame.height for frame in frames.values())
+    return writer.result(EXPORT_DAILY, batch_figures(plan))
 
 
 @dg.asset(

@@ -1,7 +1,7 @@
 """KPI tables: the interval KPI table, the daily table with gaps filled, and the weekly rollup."""
 
 from collections.abc import Generator, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -11,7 +11,7 @@ from genesys_assets.config import SETTINGS
 from genesys_assets.defs import checks
 from genesys_assets.defs.common import (
     GROUP_KPIS,
-    batches,
+    batch_figures,
     range_partitioned,
     record_partition_figures,
     restatement_metadata,
@@ -32,6 +32,7 @@ from genesys_assets.defs.partitions import (
 )
 from genesys_assets.schema import INTERVAL_KPIS
 from genesys_assets.transforms import gapfill, kpis, refills, restatement, weekly
+from genesys_assets.transforms.batching import RowBudgetBatches
 from genesys_assets.transforms.kpis import GRID_SCHEMA
 from genesys_assets.transforms.split import split_by_local_date
 
@@ -70,26 +71,34 @@ def queue_interval_kpis(
         )
 
     def produce() -> Generator[dict[str, pl.DataFrame], None, dict[str, dg.MetadataValue]]:
-        # A month of days is transformed in one pass (a few polars queries instead of a few per day), then
-        # split into one frame per partition and written before the next month is read.
-        for batch in batches(days):
+        # Days are transformed a batch at a time (a few polars queries per batch instead of a few per day), as
+        # many days as fit the row budget; each batch is split into one frame per partition and written
+        # before the next is read. The channels seen on each day of the trailing window are carried from one
+        # batch to the next, so each raw day is read once, for its channel keys only, before the first batch.
+        window = SETTINGS.pipeline.channel_window_days
+        earlier = raw_queue_aggregates.load(
+            (day.isoformat() for day in kpis.window_days(days, window)),
+            columns=["local_date", *kpis.CHANNEL_KEYS],
+        )
+        seen = kpis.channels_by_day(earlier.values())
+        plan = RowBudgetBatches(days, SETTINGS.pipeline.batch_rows)
+        for batch in plan:
             keys = [day.isoformat() for day in batch]
             raw = pl.concat(list(raw_queue_aggregates.load(keys).values()))
-            earlier = raw_queue_aggregates.load(
-                (day.isoformat() for day in kpis.window_days(batch, SETTINGS.pipeline.channel_window_days)),
-                columns=["local_date", *kpis.CHANNEL_KEYS],
-            )
-            traffic = pl.concat([raw.select("local_date", *kpis.CHANNEL_KEYS), *earlier.values()])
-            pairs = kpis.active_pairs(traffic, batch, SETTINGS.pipeline.channel_window_days)
+            seen = pl.concat([seen, kpis.channels_by_day([raw])])
+            pairs = kpis.active_pairs(seen, batch, window)
             args = (batch, SETTINGS.pipeline.timezone, SETTINGS.pipeline.interval_minutes)
             frames = split_by_local_date(kpis.interval_kpis(raw, pairs, *args), batch, schema=INTERVAL_KPIS)
+            del raw
             grids = split_by_local_date(kpis.expected_grid(pairs, *args), batch, schema=GRID_SCHEMA)
             for key, frame in frames.items():
                 results.record(key, checks.interval_rules(frame, grids[key]))
             record_partition_figures(context, frames)
+            plan.record(frame.height for frame in frames.values())
+            seen = seen.filter(pl.col("local_date") > batch[-1] - timedelta(days=window - 1))
             yield frames
         # `replaced` has seen every batch by now: the I/O manager calls it before asking for the next one.
-        return {"restated_days": dg.MetadataValue.int(len(restated))}
+        return {"restated_days": dg.MetadataValue.int(len(restated)), **batch_figures(plan)}
 
     def replaced(key: str, stored: pl.DataFrame, new: pl.DataFrame) -> dict[str, dg.MetadataValue]:
         change = restatement.restatement(stored, new)
@@ -141,12 +150,21 @@ def queue_kpis_daily(
 
     def produce() -> Generator[dict[str, pl.DataFrame], None, dict[str, dg.MetadataValue]]:
         gap_days = 0
-        for batch in batches(days):
+        plan = RowBudgetBatches(days, SETTINGS.pipeline.batch_rows)
+        for batch in plan:
+            # The batch's observed days are copied whole; a gap's neighbours are read for the columns an
+            # estimate uses.
             needed = refills.days_to_read(batch, observed, SETTINGS.pipeline.gap_window_days)
             window = {
                 date.fromisoformat(key): frame
-                for key, frame in queue_interval_kpis.load(day.isoformat() for day in needed).items()
+                for key, frame in queue_interval_kpis.load(
+                    day.isoformat() for day in needed if day in batch
+                ).items()
             }
+            neighbours = queue_interval_kpis.load(
+                (day.isoformat() for day in needed if day not in batch), columns=gapfill.NEIGHBOUR_COLUMNS
+            )
+            window.update((date.fromisoformat(key), frame) for key, frame in neighbours.items())
             filled = gapfill.fill_days(
                 window,
                 batch,
@@ -167,10 +185,12 @@ def queue_kpis_daily(
                     sources = refills.estimate_sources(day, observed, SETTINGS.pipeline.gap_window_days)
                     extra[key]["estimate_sources"] = dg.MetadataValue.json(list(sources))
             record_partition_figures(context, frames, extra)
+            plan.record(frame.height for frame in frames.values())
             yield frames
         return {
             "gap_days": dg.MetadataValue.int(gap_days),
             "restatement_days": dg.MetadataValue.int(SETTINGS.pipeline.lookback_days),
+            **batch_figures(plan),
         }
 
     yield dg.Output(PartitionBatches(produce()))

@@ -39,7 +39,7 @@ from genesys_assets.genesys.records import (
     FetchProgress,
 )
 from genesys_assets.genesys.settings import GenesysSettings
-from genesys_assets.localtime import iso_interval, zone
+from genesys_assets.localtime import GRANULARITY_MINUTES, iso_interval, zone
 
 # `direction` is the session's direction, so the inbound and outbound work of one queue (a call into the
 # queue and its completed callback) land on separate rows; `originatingDirection` would file all of a
@@ -51,6 +51,7 @@ _GROUP_PROBE_METRICS: Final = ("nOffered", "tHandle")
 # "longer than the maximum", "too many groups", "exceeds the limit").
 _TOO_LARGE: Final = re.compile(r"too (large|long|big|many)|exceed|maximum|limit", re.IGNORECASE)
 
+MINUTES_PER_DAY: Final = 24 * 60
 ProgressCallback = Callable[[FetchProgress], None]
 # Reads one aggregates answer's JSON bytes for a chunk (see `RangeFetching.fetch_aggregates`).
 AnswerReader = Callable[[ChunkPlan, bytes], Any]
@@ -178,8 +179,15 @@ class RangeFetching:
         timezone: str = "UTC",
         queue_ids: Sequence[str] | None = None,
         mode: FetchMode | None = None,
+        max_chunk_rows: int | None = None,
+        buckets_per_day: int = 48,
     ) -> FetchPlan:
         """The chunks and mode `fetch_aggregates` would use for local days first_day..last_day.
+
+        With ``max_chunk_rows``, a chunk's answer holds at most about that many group x bucket rows: the
+        groups are counted first (`count_groups`, one call, when the range is longer than a day) and a chunk
+        gets at most ``max_chunk_rows // (groups x buckets_per_day)`` days (at least one). A large org then
+        takes shorter queries, so what a caller holds of an answer does not grow with the org.
 
         ``mode`` (default: the ``fetch_mode`` setting; ``auto`` plans) forces synchronous queries or jobs.
         When jobs could be cheaper than synchronous queries even at one result page each, the groups a job
@@ -191,29 +199,40 @@ class RangeFetching:
         zone(timezone)
         forced = mode or (None if self.settings.fetch_mode == "auto" else self.settings.fetch_mode)
 
+        cap: int | None = None  # the longest chunk that holds at most max_chunk_rows
+
         def planned(groups: int | None) -> FetchPlan:
+            # what the org accepted so far (the group count may have been refused as too large)
+            query_days = self._query_days(self.settings.max_sync_query_days)
             return plan_fetch(
                 first_day,
                 last_day,
                 timezone,
-                # what the org accepted so far (the group count may have been refused as too large)
-                max_sync_query_days=self._query_days(self.settings.max_sync_query_days),
-                max_job_days=self.settings.max_job_days,
+                max_sync_query_days=query_days if cap is None else min(cap, query_days),
+                max_job_days=self.settings.max_job_days
+                if cap is None
+                else min(cap, self.settings.max_job_days),
                 job_page_size=self.settings.job_page_size,
                 expected_groups=groups,
                 mode=forced,  # type: ignore[arg-type]
             )
 
-        cheapest = planned(None)
-        if forced is not None or cheapest.mode == "sync":
-            return cheapest
         probe_first = max(first_day, last_day - timedelta(days=self.settings.max_sync_query_days - 1))
-        groups = self.count_groups(probe_first, last_day, timezone=timezone, queue_ids=queue_ids)
+        groups: int | None = None
+        if max_chunk_rows is not None and last_day > first_day:
+            groups = self.count_groups(probe_first, last_day, timezone=timezone, queue_ids=queue_ids)
+            cap = max(1, max_chunk_rows // max(1, groups * buckets_per_day))
+        cheapest = planned(groups)
+        if groups is None and (forced is not None or cheapest.mode == "sync"):
+            return cheapest
+        if groups is None:
+            groups = self.count_groups(probe_first, last_day, timezone=timezone, queue_ids=queue_ids)
         chosen = planned(groups)
+        bounded = f", chunks of at most {cap} day(s) to hold {max_chunk_rows} rows" if cap is not None else ""
         self.log.info(
             f"{groups} queue x media type x direction groups with traffic in {probe_first}..{last_day}: "
             f"{chosen.async_calls} calls as jobs of {self.settings.job_page_size} groups per result page, "
-            f"{chosen.sync_calls} as synchronous queries; using {chosen.mode}."
+            f"{chosen.sync_calls} as synchronous queries; using {chosen.mode}{bounded}."
         )
         return chosen
 
@@ -255,6 +274,7 @@ class RangeFetching:
         read_answer: AnswerReader | None = None,
         combine: Callable[[Sequence[Any]], Any] = merge_answers,
         in_flight: int = 0,
+        max_rows_held: int | None = None,
     ) -> Iterator[AggregatesChunk]:
         """Chunks of `fetch_aggregates` one at a time, in order, so a caller can process and drop each in turn.
 
@@ -262,8 +282,19 @@ class RangeFetching:
         background threads while the caller processes the current one, so the org computes the next answers
         while this process reads and stores the last; the calls still share the client's rate limit. With 0
         every chunk is fetched when asked for. An error reaches the caller at the chunk that failed.
+
+        ``max_rows_held`` bounds the group x bucket rows of the chunks held at once (the caller's and those in
+        flight): each chunk is planned to hold at most its share (`plan`'s ``max_chunk_rows``).
         """
-        plan = self.plan(first_day, last_day, timezone=timezone, queue_ids=queue_ids, mode=mode)
+        plan = self.plan(
+            first_day,
+            last_day,
+            timezone=timezone,
+            queue_ids=queue_ids,
+            mode=mode,
+            max_chunk_rows=None if max_rows_held is None else max(1, max_rows_held // (in_flight + 1)),
+            buckets_per_day=MINUTES_PER_DAY // GRANULARITY_MINUTES[granularity],  # type: ignore[index]
+        )
         return self._iter_plan(
             plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer, combine, in_flight
         )

@@ -186,6 +186,32 @@ def parquet_bytes(
     return sink.getvalue()
 
 
+def lake_parquet_bytes(df: pl.DataFrame, *, compression: Compression = "snappy") -> bytes:
+    """Encode an intermediate lake table (one partition of an asset the I/O manager stores) with polars' own
+    writer.
+
+    The pipeline reads these files back whole, so speed comes first: polars writes the frame's own types
+    without a second Arrow copy and without column statistics, in about two thirds of the time of
+    :func:`parquet_bytes`, and reads the result back faster. The types are checked as :func:`parquet_bytes`
+    checks them (a naive datetime or an unsupported type raises :class:`ParquetSchemaError` naming the
+    column). The export objects, which warehouses load, keep :func:`parquet_bytes`.
+    """
+    if compression not in COMPRESSIONS:
+        raise ValueError(
+            f"Compression {compression!r} is not supported; use one of {', '.join(COMPRESSIONS)}."
+        )
+    arrow_schema(df.schema)
+    sink = io.BytesIO()
+    df.write_parquet(
+        sink,
+        compression=compression,
+        compression_level=ZSTD_LEVEL if compression == "zstd" else None,
+        statistics=False,
+        row_group_size=ROW_GROUP_ROWS,
+    )
+    return sink.getvalue()
+
+
 def read_parquet_bytes(
     data: bytes,
     *,

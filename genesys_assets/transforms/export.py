@@ -34,15 +34,18 @@ def _utc_offset(instant: pl.Expr, timezone: str) -> pl.Expr:
     return instant.dt.convert_time_zone(timezone).dt.strftime("%:z")
 
 
-def _with_local_reading(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str) -> pl.DataFrame:
+def _local_readings(starts: pl.Series, timezone: str) -> pl.DataFrame:
+    """The local wall time ("HH:MM") and UTC offset of each distinct interval start: a day has 46 to 100 of
+    them, so they are formatted once and joined onto the rows."""
     localtime.zone(timezone)  # fail early with the timezone's own message
-    return _with_queue_name(daily, queues).with_columns(
-        local_time=pl.col("interval_start").dt.convert_time_zone(timezone).dt.strftime("%H:%M"),
-        utc_offset=_utc_offset(pl.col("interval_start"), timezone),
+    return (
+        starts.unique()
+        .to_frame("interval_start")
+        .with_columns(
+            local_time=pl.col("interval_start").dt.convert_time_zone(timezone).dt.strftime("%H:%M"),
+            utc_offset=_utc_offset(pl.col("interval_start"), timezone),
+        )
     )
-
-
-_PART = "__partition_key"
 
 
 def export_daily_partitions(
@@ -51,22 +54,23 @@ def export_daily_partitions(
     """`DAILY_KPIS` rows of each partition -> `EXPORT_DAILY`: queue name, local wall time and UTC offset of
     each interval, sorted by queue_id, media_type, direction, interval_start.
 
-    Every partition of a range run is computed in one pass (a handful of polars queries, not a handful per
-    day).
+    The queue names and local readings are small lookup tables joined onto each partition's rows.
     """
-    if not frames:
-        return {}
-    keyed = pl.concat(
-        [frame.with_columns(pl.lit(key).alias(_PART)) for key, frame in frames.items()], how="vertical"
-    )
-    exported = (
-        _with_local_reading(keyed, queues, timezone)
-        .select(pl.col(_PART), *[pl.col(name).cast(dtype) for name, dtype in EXPORT_DAILY.items()])
-        .sort(_PART, *CHANNEL_KEYS, "interval_start")
-    )
-    parts = exported.partition_by(_PART, as_dict=True, maintain_order=True, include_key=False)
-    empty = pl.DataFrame(schema=EXPORT_DAILY)
-    return {key: parts.get((key,), empty).match_to_schema(EXPORT_DAILY) for key in frames}
+    names = _queue_names(queues)
+    exported = {}
+    for key, frame in frames.items():
+        readings = _local_readings(frame["interval_start"], timezone)
+        named = (
+            frame.join(names, on="queue_id", how="left", maintain_order="left")
+            .join(readings, on="interval_start", how="left", maintain_order="left")
+            .with_columns(
+                queue_name=pl.coalesce(pl.col("queue_name"), pl.lit("unknown queue ") + pl.col("queue_id"))
+            )
+        )
+        exported[key] = named.select(pl.col(name).cast(dtype) for name, dtype in EXPORT_DAILY.items()).sort(
+            *CHANNEL_KEYS, "interval_start"
+        )
+    return exported
 
 
 def export_daily(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str) -> pl.DataFrame:

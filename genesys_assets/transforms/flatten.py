@@ -539,7 +539,11 @@ def _columnar_answer(body: bytes, buckets: _BucketIndex, extracted_at: datetime)
             io.BytesIO(body),
             read_options=pa_json.ReadOptions(use_threads=False, block_size=max(len(body) + 64, 1 << 16)),
             parse_options=pa_json.ParseOptions(
-                explicit_schema=_answer_schema(), unexpected_field_behavior="ignore", newlines_in_values=True
+                explicit_schema=_answer_schema(),
+                unexpected_field_behavior="ignore",
+                # A body on one line (what Genesys sends) takes the reader's faster path, about a quarter
+                # less CPU; a pretty-printed body is read with line breaks allowed inside its values.
+                newlines_in_values=b"\n" in body,
             ),
         )
     except (pa.ArrowException, ValueError, OverflowError):  # OverflowError: a body beyond 2 GiB

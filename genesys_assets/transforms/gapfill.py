@@ -63,6 +63,8 @@ from genesys_assets.transforms.kpis import (
 )
 
 _MATCH_KEYS: Final[tuple[str, ...]] = (*CHANNEL_KEYS, "wall_minute", "fold")
+# The columns an estimate reads from a neighbouring observed day (a gap's neighbours need no more).
+NEIGHBOUR_COLUMNS: Final[tuple[str, ...]] = (*CHANNEL_KEYS, "interval_start", *KPI_MEASURES)
 _JOIN_KEYS: Final[list[str]] = list(GRID_KEYS)
 
 
@@ -348,34 +350,22 @@ def _estimate(
 def _observed(
     window: Mapping[date, pl.DataFrame], days: Sequence[date], provisional: Sequence[date]
 ) -> dict[date, pl.DataFrame]:
-    """`DAILY_KPIS` frames of the observed days, in one vectorised pass: their exact rows (each observed
-    partition is the full grid of its channels), `fill_method` "observed"."""
-    if not days:
-        return {}
-    rows = pl.concat(
-        [
-            window[day]
-            .select(INTERVAL_KPIS.names())
-            .cast(dict(INTERVAL_KPIS))
-            .with_columns(pl.lit(day, dtype=pl.Date).alias(_PART))
-            for day in days
-        ],
-        how="vertical",
-    )
-    merged = with_ratios(rows).with_columns(
-        fill_method=pl.lit("observed"),
-        is_interpolated=pl.lit(False),
-        is_provisional=pl.col(_PART).is_in(pl.Series(list(provisional), dtype=pl.Date)),
-    )
-    merged = merged.select(
-        pl.col(_PART), *[pl.col(name).cast(dtype) for name, dtype in DAILY_KPIS.items()]
-    ).sort(_PART, *CHANNEL_KEYS, "interval_start")
-    parts = merged.partition_by(_PART, as_dict=True, maintain_order=True, include_key=False)
-    empty = pl.DataFrame(schema=DAILY_KPIS)
-    return {day: parts.get((day,), empty).match_to_schema(DAILY_KPIS) for day in days}
+    """`DAILY_KPIS` frames of the observed days: their exact rows, `fill_method` "observed".
 
-
-_PART: Final = "__partition_day"
+    Each observed partition is the full grid of its channels as `queue_interval_kpis` wrote it: sorted by
+    channel and interval, its ratios computed from its measures by the same rules (`kpis.ratio_exprs`). So
+    the day is its rows plus the three daily columns, with no sort and no ratio to compute again.
+    """
+    return {
+        day: window[day]
+        .select(pl.col(name).cast(dtype) for name, dtype in INTERVAL_KPIS.items())
+        .with_columns(
+            is_interpolated=pl.lit(False),
+            fill_method=pl.lit("observed"),
+            is_provisional=pl.lit(day in provisional),
+        )
+        for day in days
+    }
 
 
 def fill_days(

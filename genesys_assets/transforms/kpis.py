@@ -19,7 +19,7 @@ rate and service level the same way, always from summed measures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
@@ -156,34 +156,41 @@ def with_ratios(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(ratio_exprs())
 
 
-def primary_channels(frame: pl.DataFrame) -> pl.DataFrame:
-    """The rows an all-channel total may add up: every media type but the secondary media
+def primary_channels() -> pl.Expr:
+    """True for the rows an all-channel total may add up: every media type but the secondary media
     (`genesys.records.SECONDARY_MEDIA_TYPES`), which ride on a conversation counted in its own channel."""
-    return frame.filter(~pl.col("media_type").is_in(list(SECONDARY_MEDIA_TYPES)))
+    return ~pl.col("media_type").is_in(list(SECONDARY_MEDIA_TYPES))
 
 
-def totals_ratios(frame: pl.DataFrame) -> dict[str, float]:
-    """Each KPI ratio over the whole frame's primary channels, from summed measures.
+def primary_totals(frame: pl.DataFrame, measures: Sequence[str]) -> tuple[dict[str, int], dict[str, float]]:
+    """Sums of `measures` over the frame's primary channels (`primary_channels`), and each KPI ratio over
+    them from summed measures, in one pass over the frame.
 
     Rows of secondary media (co-browse, screen share, screen monitoring: they ride on a conversation that is
     counted under its own channel) are left out, so an all-channel figure counts each customer once. A ratio
     undefined for a media type leaves that type's rows out of both its sums; a ratio whose summed denominator
-    is 0 is left out of the result.
+    is 0 is left out of the ratios.
     """
-    frame = primary_channels(frame)
-    ratios: dict[str, float] = {}
+    primary = primary_channels()
+    exprs = [pl.col(name).filter(primary).sum().alias(name) for name in measures]
     for name, rule in RATIO_SOURCES.items():
         rows = (
-            frame.filter(~pl.col("media_type").is_in(list(rule.undefined_for)))
-            if rule.undefined_for
-            else frame
+            primary & ~pl.col("media_type").is_in(list(rule.undefined_for)) if rule.undefined_for else primary
         )
-        numerator, denominator = rows.select(
-            pl.col(rule.numerator).sum(), pl.col(rule.denominator).sum()
-        ).row(0)
+        exprs.append(pl.col(rule.numerator).filter(rows).sum().alias(f"{name}/numerator"))
+        exprs.append(pl.col(rule.denominator).filter(rows).sum().alias(f"{name}/denominator"))
+    sums = frame.select(exprs).row(0, named=True)
+    ratios: dict[str, float] = {}
+    for name, rule in RATIO_SOURCES.items():
+        denominator = sums[f"{name}/denominator"]
         if denominator:
-            ratios[name] = float(numerator) / float(denominator) / rule.divisor
-    return ratios
+            ratios[name] = float(sums[f"{name}/numerator"]) / float(denominator) / rule.divisor
+    return {name: int(sums[name] or 0) for name in measures}, ratios
+
+
+def totals_ratios(frame: pl.DataFrame) -> dict[str, float]:
+    """Each KPI ratio over the whole frame's primary channels, from summed measures (see `primary_totals`)."""
+    return primary_totals(frame, ())[1]
 
 
 def sum_or_null(column: str) -> pl.Expr:
@@ -226,6 +233,15 @@ def window_days(days: Sequence[date], window_days: int) -> list[date]:
     """The days before `days` (consecutive local days) that their trailing channel windows reach."""
     first = min(days)
     return [first - timedelta(days=back) for back in range(window_days - 1, 0, -1)]
+
+
+def channels_by_day(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """The distinct local_date + `CHANNEL_KEYS` of raw rows of complete groups: which channels had traffic on
+    which day (the input of `active_pairs`), small enough to carry across a range run's batches."""
+    parts = [frame.lazy().filter(complete_group()).select("local_date", *CHANNEL_KEYS) for frame in frames]
+    if not parts:
+        return pl.DataFrame(schema={"local_date": pl.Date, **dict.fromkeys(CHANNEL_KEYS, pl.String)})
+    return pl.concat(parts).unique().collect()
 
 
 def active_pairs(raw: pl.DataFrame | pl.LazyFrame, days: Sequence[date], window_days: int) -> pl.DataFrame:
