@@ -38,7 +38,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    """What shapes the asset graph: the org's timezone, the first day, the interval, re-read and gap windows."""
+    """What shapes the asset graph: the org's timezone, the first day, the interval, re-read and gap windows,
+    and how many partitions one backfill run may cover (None: a contiguous range is one run)."""
 
     timezone: str = "UTC"
     start_date: date = date(2026, 1, 1)
@@ -47,6 +48,7 @@ class PipelineSettings:
     lookback_days: int = 7
     gap_window_days: int = 7
     channel_window_days: int = 28
+    max_partitions_per_run: int | None = None
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -66,6 +68,8 @@ class PipelineSettings:
                 )
         if name in ("lookback_days", "gap_window_days", "channel_window_days") and value < 1:
             return "must be at least 1"
+        if name == "max_partitions_per_run" and value is not None and value < 1:
+            return "must be a whole number of at least 1 (or unset, for one run per range)"
         return None
 
     @property
@@ -151,6 +155,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GENESYS_LOOKBACK_DAYS", PipelineSettings, "lookback_days"),
     Variable("GENESYS_GAP_WINDOW_DAYS", PipelineSettings, "gap_window_days"),
     Variable("GENESYS_CHANNEL_WINDOW_DAYS", PipelineSettings, "channel_window_days"),
+    Variable(
+        "GENESYS_MAX_PARTITIONS_PER_RUN",
+        PipelineSettings,
+        "max_partitions_per_run",
+        unset="unset (one run per range)",
+        example="31",
+    ),
     Variable("GENESYS_LAKE_DIR", LakeSettings, "base_dir"),
     Variable("EXPORT_S3_BUCKET", ExportSettings, "bucket", at_run_time=True),
     Variable("EXPORT_S3_PREFIX", ExportSettings, "prefix"),
