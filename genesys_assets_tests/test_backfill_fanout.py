@@ -10,7 +10,8 @@ moto S3 server on 127.0.0.1:
   the daemon starts) loads with `GENESYS_MAX_PARTITIONS_PER_RUN=10`, so no run covers more than 10 of the 30
   days, and the daemon orders the runs by the partition mappings: `queue_interval_kpis` reads the trailing
   28-day channel window of `raw_queue_aggregates` and `queue_kpis_daily` the +-7-day gap window of
-  `queue_interval_kpis`, windows the runs' boundaries cut.
+  `queue_interval_kpis`, windows the runs' boundaries cut. It fetches in 2-day queries (one run: 7-day
+  queries), so its raw steps send enough requests to press on the budget together.
 
 Asserted: every export object is byte-identical between the two (sha256 of each body); no run covers more
 than the cap; every run started only after the upstream partitions its windows read (those in the backfill)
@@ -66,7 +67,10 @@ CONCURRENT_RUNS = 3
 # The OAuth client's budget (requests/s, bucket size), low enough that the raw steps of several runs wait on
 # it. The org refuses beyond the rate with twice the burst, so jitter on the way is not refused (as
 # test_multihost.py).
-RATE, BURST = 1.5, 2
+RATE, BURST = 3.0, 2
+# The capped deployment fetches in 2-day queries (one run: 7-day queries), so its runs send enough requests
+# to meet the budget together, and the exports must not depend on how the days were fetched either.
+CAPPED_QUERY_DAYS = 2
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 # Each asset's upstream asset in the chain and the window of upstream days one day reads (offsets in days).
 WINDOWS: dict[str, tuple[str, int, int]] = {
@@ -131,7 +135,12 @@ def capped(make_sandbox: Callable[..., SandboxServer], moto_s3: str, tmp_path: P
     env = {
         **os.environ,  # the AWS_* variables of moto_s3, the suite's GENESYS_TIMEZONE and GENESYS_START_DATE
         **pipeline_env(
-            sandbox, root, bucket, GENESYS_REQUESTS_PER_SECOND=str(RATE), GENESYS_BURST=str(BURST)
+            sandbox,
+            root,
+            bucket,
+            GENESYS_REQUESTS_PER_SECOND=str(RATE),
+            GENESYS_BURST=str(BURST),
+            GENESYS_MAX_QUERY_DAYS=str(CAPPED_QUERY_DAYS),
         ),
         "GENESYS_MAX_PARTITIONS_PER_RUN": str(CAP),
         "DAGSTER_HOME": str(home),
@@ -359,4 +368,5 @@ def test_capped_backfill_exports_the_single_run_bytes_within_the_rate_budget(
     assert max_overlap(raw_windows) >= 2  # several runs fetched at once, through the one bucket
     assert stats["http_429"] == 0 and all(refused == 0 for _, _, refused in sampler.samples)
     assert requests <= RATE * window_s + BURST + 1  # +1: counters sampled every 0.1 s
+    assert requests / window_s >= 0.5 * RATE  # the runs pressed on the budget: it was what held them back
     assert excess <= 2 * BURST  # no stretch beyond what the org's bucket holds
