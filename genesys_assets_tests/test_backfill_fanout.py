@@ -368,5 +368,5 @@ def test_capped_backfill_exports_the_single_run_bytes_within_the_rate_budget(
     assert max_overlap(raw_windows) >= 2  # several runs fetched at once, through the one bucket
     assert stats["http_429"] == 0 and all(refused == 0 for _, _, refused in sampler.samples)
     assert requests <= RATE * window_s + BURST + 1  # +1: counters sampled every 0.1 s
-    assert requests / window_s >= 0.5 * RATE  # the runs pressed on the budget: it was what held them back
+    assert requests / window_s >= 0.5 * RATE  # the runs used the budget, so it was put to the test
     assert excess <= 2 * BURST  # no stretch beyond what the org's bucket holds
