@@ -43,7 +43,8 @@ MIN_BATCH_ROWS = 10_000
 @dataclass(frozen=True)
 class PipelineSettings:
     """What shapes the asset graph and its runs: the org's timezone, the first day, the interval, the re-read,
-    gap and channel windows, and the rows a step holds at once."""
+    gap and channel windows, the rows a step holds at once, and how many partitions one backfill run may
+    cover (None: a contiguous range is one run)."""
 
     timezone: str = "UTC"
     start_date: date = date(2026, 1, 1)
@@ -53,6 +54,7 @@ class PipelineSettings:
     gap_window_days: int = 7
     channel_window_days: int = 28
     batch_rows: int = 750_000
+    max_partitions_per_run: int | None = None
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -74,6 +76,8 @@ class PipelineSettings:
             return "must be at least 1"
         if name == "batch_rows" and value < MIN_BATCH_ROWS:
             return f"must be at least {MIN_BATCH_ROWS:,} (rows of a KPI table a step holds at once)"
+        if name == "max_partitions_per_run" and value is not None and value < 1:
+            return "must be a whole number of at least 1 (or unset, for one run per range)"
         return None
 
     @property
@@ -160,6 +164,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("GENESYS_GAP_WINDOW_DAYS", PipelineSettings, "gap_window_days"),
     Variable("GENESYS_CHANNEL_WINDOW_DAYS", PipelineSettings, "channel_window_days"),
     Variable("GENESYS_BATCH_ROWS", PipelineSettings, "batch_rows"),
+    Variable(
+        "GENESYS_MAX_PARTITIONS_PER_RUN",
+        PipelineSettings,
+        "max_partitions_per_run",
+        unset="unset (one run per range)",
+        example="31",
+    ),
     Variable("GENESYS_LAKE_DIR", LakeSettings, "base_dir"),
     Variable("EXPORT_S3_BUCKET", ExportSettings, "bucket", at_run_time=True),
     Variable("EXPORT_S3_PREFIX", ExportSettings, "prefix"),

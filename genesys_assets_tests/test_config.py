@@ -14,6 +14,7 @@ import pytest
 
 from genesys_assets import config
 from genesys_assets.config import VARIABLES, SettingsError
+from genesys_assets.defs.common import backfill_policy
 
 TODAY = date(2026, 11, 23)
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -70,6 +71,24 @@ def test_values_are_parsed_by_the_fields_type() -> None:
             "GENESYS_BURST=0 must be a whole number of at least 1; set it like GENESYS_BURST=10",
         ),
         ({"GENESYS_TIMEOUT_S": "-1"}, "GENESYS_TIMEOUT_S=-1 must be greater than 0"),
+        (
+            {"GENESYS_MAX_PARTITIONS_PER_RUN": "0"},
+            "GENESYS_MAX_PARTITIONS_PER_RUN=0 must be a whole number of at least 1 (or unset, for one run "
+            "per range); set it like GENESYS_MAX_PARTITIONS_PER_RUN=31",
+        ),
+        (
+            {"GENESYS_MAX_PARTITIONS_PER_RUN": "-1"},
+            "GENESYS_MAX_PARTITIONS_PER_RUN=-1 must be a whole number",
+        ),
+        (
+            {"GENESYS_MAX_PARTITIONS_PER_RUN": "abc"},
+            "GENESYS_MAX_PARTITIONS_PER_RUN='abc' is not a whole number; set it like "
+            "GENESYS_MAX_PARTITIONS_PER_RUN=31",
+        ),
+        (
+            {"GENESYS_MAX_PARTITIONS_PER_RUN": "7.5"},
+            "GENESYS_MAX_PARTITIONS_PER_RUN='7.5' is not a whole number",
+        ),
         ({"GENESYS_REGION": "mars_north_1"}, "GENESYS_REGION"),
         ({"GENESYS_API_URL": "ftp://proxy"}, "GENESYS_API_URL"),
     ],
@@ -78,6 +97,59 @@ def test_bad_values_name_the_variable_and_fix(env: dict[str, str], fragment: str
     with pytest.raises(SettingsError) as excinfo:
         config.read(env, today=TODAY)
     assert fragment in str(excinfo.value)
+
+
+def test_max_partitions_per_run_sets_the_backfill_policy() -> None:
+    """Unset, a contiguous range is one run; set to N, runs of at most N days, and of N // 7 weeks (at least
+    one) for the weekly assets, so a weekly run covers about as many days as a daily one."""
+    assert config.read({}, today=TODAY).pipeline.max_partitions_per_run is None
+    daily = dg.DailyPartitionsDefinition(start_date="2026-01-01")
+    weekly = dg.WeeklyPartitionsDefinition(start_date="2026-01-01", day_offset=1)
+    policies = {
+        text: (backfill_policy(daily, value), backfill_policy(weekly, value))
+        for text in ("", "1", "6", "7", "31", "365")
+        for value in [
+            config.read({"GENESYS_MAX_PARTITIONS_PER_RUN": text}, today=TODAY).pipeline.max_partitions_per_run
+        ]
+    }
+    single = dg.BackfillPolicy.single_run()
+    assert policies == {
+        "": (single, single),
+        "1": (dg.BackfillPolicy.multi_run(1), dg.BackfillPolicy.multi_run(1)),
+        "6": (dg.BackfillPolicy.multi_run(6), dg.BackfillPolicy.multi_run(1)),
+        "7": (dg.BackfillPolicy.multi_run(7), dg.BackfillPolicy.multi_run(1)),
+        "31": (dg.BackfillPolicy.multi_run(31), dg.BackfillPolicy.multi_run(4)),
+        "365": (dg.BackfillPolicy.multi_run(365), dg.BackfillPolicy.multi_run(52)),
+    }
+
+
+def test_the_code_location_takes_the_cap_from_the_environment() -> None:
+    """Loaded with the variable set, every partitioned asset carries the capped policy (this suite's own
+    process loads the code location without it: one run per range)."""
+    probe = (
+        "from genesys_assets.definitions import defs\n"
+        "graph = defs.resolve_asset_graph()\n"
+        "for key in sorted(graph.get_all_asset_keys()):\n"
+        "    print(key.to_user_string(), graph.get(key).backfill_policy)"
+    )
+    env = {**os.environ, "GENESYS_START_DATE": "2026-01-01", "GENESYS_MAX_PARTITIONS_PER_RUN": "31"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True, timeout=120
+    )
+    policies = dict(line.split(" ", 1) for line in done.stdout.strip().splitlines())
+    days, weeks = (
+        "BackfillPolicy.multi_run(max_partitions_per_run=31)",
+        "BackfillPolicy.multi_run(max_partitions_per_run=4)",
+    )
+    assert policies == {
+        "genesys_queues": "None",
+        "raw_queue_aggregates": days,
+        "queue_interval_kpis": days,
+        "queue_kpis_daily": days,
+        "queue_export_daily": days,
+        "queue_kpis_weekly": weeks,
+        "queue_export_weekly": weeks,
+    }
 
 
 def _readme_rows() -> dict[str, str]:

@@ -37,7 +37,14 @@ from genesys_assets_tests.pipeline_fixtures import pipeline_env
 from genesys_assets_tests.postgres_fixtures import PostgresServer
 from genesys_assets_tests.s3_fixtures import s3_client_for
 from genesys_assets_tests.sandbox_fixtures import DEFAULT_SANDBOX_CONFIG
-from genesys_assets_tests.ui_helpers import ServiceProcess, free_port, graphql, wait_http, wait_until
+from genesys_assets_tests.ui_helpers import (
+    ServiceProcess,
+    free_port,
+    graphql,
+    max_overlap,
+    wait_http,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -248,16 +255,6 @@ def deployment(
         sandbox.stop()
 
 
-def _max_overlap(intervals: Sequence[tuple[datetime, datetime]]) -> int:
-    """Most intervals open at one instant (an interval ending when another starts does not overlap it)."""
-    points = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
-    current = peak = 0
-    for _, step in points:
-        current += step
-        peak = max(peak, current)
-    return peak
-
-
 def _launch_run(deployment: Deployment, job_name: str) -> str:
     params = {
         "selector": {**REPOSITORY, "jobName": job_name},
@@ -457,11 +454,11 @@ def test_backfill_runs_queue_on_postgres_and_the_api_pool_holds(deployment: Depl
     assert all(
         (end - start).total_seconds() >= 0.8 * SLOW_API_SECONDS for start, end in api_steps
     )  # sandbox jitter
-    max_api_steps = _max_overlap(api_steps)
+    max_api_steps = max_overlap(api_steps)
 
     run_times = pg.query("SELECT start_time, end_time FROM runs WHERE run_id = ANY(%s)", [run_ids])
     run_windows = [(datetime.fromtimestamp(s), datetime.fromtimestamp(e)) for s, e in run_times]
-    max_runs = _max_overlap(run_windows)
+    max_runs = max_overlap(run_windows)
     blocked = pg.query(
         "SELECT count(*) FROM event_logs WHERE run_id = ANY(%s) AND dagster_event_type = 'ENGINE_EVENT' "
         "AND event LIKE %s",

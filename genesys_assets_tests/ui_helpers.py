@@ -6,6 +6,7 @@
 * :func:`wait_http`: a bounded wait for a URL to answer 200, failing early when the process died.
 * :func:`graphql`: one query or mutation against a webserver's ``/graphql``.
 * :func:`free_port`: a TCP port on 127.0.0.1 that nothing listens on.
+* :func:`max_overlap`: the most (start, end) intervals open at one instant, e.g. runs or steps at once.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import httpx
 
 from genesys_assets_tests.s3_fixtures import unused_port
 
-__all__ = ["ServiceProcess", "free_port", "graphql", "wait_http", "wait_until"]
+__all__ = ["ServiceProcess", "free_port", "graphql", "max_overlap", "wait_http", "wait_until"]
 
 T = TypeVar("T")
 
@@ -153,3 +154,13 @@ def graphql(base_url: str, query: str, variables: Mapping[str, Any] | None = Non
     if body.get("errors"):
         raise AssertionError(f"GraphQL errors: {body['errors']}")
     return body["data"]
+
+
+def max_overlap(intervals: Sequence[tuple[Any, Any]]) -> int:
+    """Most intervals open at one instant (an interval ending when another starts does not overlap it)."""
+    points = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    current = peak = 0
+    for _, step in points:
+        current += step
+        peak = max(peak, current)
+    return peak

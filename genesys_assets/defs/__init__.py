@@ -9,7 +9,8 @@ on every load of the code location (so on every CLI command, before its first li
 and only those, are filtered here, the one place, before any module of this folder is imported:
 
 * `BackfillPolicy.single_run()` (the `backfill_policy` parameter of `@asset`, beta): a range backfill is one
-  run, so a year is fetched in the fewest API calls (README.md, "Backfills").
+  run, so a year is fetched in the fewest API calls; `multi_run(N)` when `GENESYS_MAX_PARTITIONS_PER_RUN`
+  caps the days of a run (README.md, "Backfills in several runs").
 * `TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)` (beta): the gap and channel
   windows reach before the first partition for the first days.
 * `AssetCheckSpec(partitions_def=...)` (preview): each partition's checks are recorded on that partition.

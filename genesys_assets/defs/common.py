@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from genesys_assets.config import SETTINGS
 from genesys_assets.transforms import kpis
 from genesys_assets.transforms.batching import RowBudgetBatches
 from genesys_assets.transforms.restatement import RESTATED_MEASURES, Restatement
@@ -20,13 +21,30 @@ GROUP_KPIS = "queue_kpis"
 GROUP_EXPORT = "lake_export"
 
 
+def backfill_policy(
+    partitions_def: dg.PartitionsDefinition, max_partitions_per_run: int | None
+) -> dg.BackfillPolicy:
+    """The backfill policy of a partitioned asset: a contiguous range is one run, or with
+    `GENESYS_MAX_PARTITIONS_PER_RUN` set, runs of at most that many days each.
+
+    The cap counts days. A weekly partition is 7 days of data (its run reads 7 daily partitions per week and
+    writes one object), so weekly assets take max(1, N // 7) weeks per run: a weekly run then covers about as
+    many days as a daily run, which is what the cap bounds (one run's wall time, memory and the share of a
+    backfill one failure sends back). Taking N weeks as is would make a weekly run seven times the size."""
+    if max_partitions_per_run is None:
+        return dg.BackfillPolicy.single_run()
+    if isinstance(partitions_def, dg.WeeklyPartitionsDefinition):
+        return dg.BackfillPolicy.multi_run(max(1, max_partitions_per_run // 7))
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run)
+
+
 def range_partitioned(partitions_def: dg.PartitionsDefinition) -> dict[str, Any]:
-    """The `@asset` attributes every partitioned asset shares: the owners, the partitions, and a single-run
-    backfill policy, so a range of partitions is one run."""
+    """The `@asset` attributes every partitioned asset shares: the owners, the partitions, and the backfill
+    policy of `backfill_policy` (one run per range unless `GENESYS_MAX_PARTITIONS_PER_RUN` caps it)."""
     return {
         "owners": OWNERS,
         "partitions_def": partitions_def,
-        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "backfill_policy": backfill_policy(partitions_def, SETTINGS.pipeline.max_partitions_per_run),
     }
 
 
