@@ -280,3 +280,22 @@ def test_a_long_queue_filter_is_sent_in_batches_the_org_accepts(
         client.fetch_aggregates(day, day, timezone=NY, queue_ids=wanted)
     assert "more than the maximum of 100" in str(caught.value)
     assert "GENESYS_MAX_QUEUE_PREDICATES" in str(caught.value)
+
+
+def test_chunks_hold_their_share_of_a_row_budget_and_lose_nothing(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    server = make_sandbox(queue_count=40)
+    first, last = date(2026, 10, 1), date(2026, 10, 14)
+    # 111 groups with traffic x 48 half-hours = 5,328 rows a day; 3 chunks held at once (the caller's and two
+    # in flight) share 36,000 rows: 12,000 each, so chunks of 2 days.
+    with GenesysClient(client_settings(server, tmp_path, fetch_mode="sync")) as client:
+        bounded = list(client.iter_aggregates(first, last, timezone=NY, in_flight=2, max_rows_held=36_000))
+        counted = server.stats()["requests"]["aggregates_query"] - len(bounded)
+        whole = list(client.iter_aggregates(first, last, timezone=NY))
+    assert [(chunk.last_day - chunk.first_day).days + 1 for chunk in bounded] == [2] * 7
+    assert counted == 1  # the groups were counted once, by one query
+    assert [(chunk.last_day - chunk.first_day).days + 1 for chunk in whole] == [7, 7]
+    assert daily_measures([r for c in bounded for r in c.results], NY) == daily_measures(
+        [r for c in whole for r in c.results], NY
+    )

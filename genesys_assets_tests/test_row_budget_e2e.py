@@ -1,0 +1,74 @@
+"""A range run under a small row budget: many batches and short queries, the same objects as the default.
+
+`GENESYS_BATCH_ROWS` sizes every batch of a range run (and the raw step's queries), so memory follows the
+budget, not the org. Cutting the range into more pieces must change nothing an analyst reads: the export
+objects are byte-identical to those of a run under the default budget, across a DST week.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+
+import dagster as dg
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from genesys_assets import config
+from genesys_assets.defs import genesys_raw, lake_export, queue_kpis
+from genesys_assets_tests.pipeline_fixtures import Pipeline
+
+pytestmark = pytest.mark.e2e
+
+FIRST, LAST = "2026-03-02", "2026-03-15"  # America/New_York springs forward on 2026-03-08
+QUEUES = 20
+
+
+def _run_metadata(pipeline: Pipeline, asset: str) -> dict[str, object]:
+    """The run-level figures the step put on its last partition's materialization."""
+    record = pipeline.instance.fetch_materializations(dg.AssetKey(asset), limit=1).records[0]
+    materialization = record.asset_materialization
+    assert materialization is not None
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def test_a_small_row_budget_writes_the_same_objects_in_more_batches(
+    make_pipeline: Callable[..., Pipeline], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = make_pipeline(queue_count=QUEUES)
+    default.directory()
+    default.daily((FIRST, LAST))
+    expected = default.s3_objects()
+
+    small = make_pipeline(queue_count=QUEUES)
+    # The setting as the environment gives it, read and checked like every variable; only the assets that
+    # batch read it at run time.
+    budget = config.read({**os.environ, "GENESYS_BATCH_ROWS": "10000"})
+    assert budget.pipeline == dataclasses.replace(config.SETTINGS.pipeline, batch_rows=10_000)
+    for module in (genesys_raw, queue_kpis, lake_export):
+        monkeypatch.setattr(module, "SETTINGS", budget)
+    small.directory()
+    small.daily((FIRST, LAST))
+
+    assert small.s3_objects() == expected
+    assert len(expected) == 14
+    for day in ("2026-03-02", "2026-03-08", "2026-03-15"):
+        name = f"{day}.parquet"
+        stored, reference = (
+            pl.read_parquet(p.lake_dir / "raw_queue_aggregates" / name).drop("extracted_at")
+            for p in (small, default)
+        )
+        assert_frame_equal(stored, reference)
+
+    # The default budget holds this org's range in two batches (one day to learn a day's rows, then the
+    # rest); 10,000 rows hold about four of its days, so the small budget takes several.
+    daily_rows = _run_metadata(default, "queue_interval_kpis")["largest_day_rows"]
+    assert isinstance(daily_rows, int) and 10_000 // 6 < daily_rows < 10_000 // 2
+    for asset in ("queue_interval_kpis", "queue_kpis_daily", "queue_export_daily"):
+        assert _run_metadata(default, asset)["batches"] == 2
+        assert _run_metadata(small, asset)["batches"] == 1 + -(-13 // (10_000 // daily_rows))
+    # The raw step's queries hold their share of the budget too: a day or two each instead of a week.
+    assert _run_metadata(default, "raw_queue_aggregates")["query_chunks"] == 2
+    assert _run_metadata(small, "raw_queue_aggregates")["query_chunks"] >= 7
