@@ -34,13 +34,21 @@ class _ExportWriter:
 
     def write(self, frames: dict[str, pl.DataFrame], schema: pl.Schema) -> None:
         def put(key: str) -> ExportedObject:
-            return self.export_s3.write(frames[key], schema, self.grain, key, run_id=self.context.run.run_id)
+            return self.export_s3.write(
+                frames[key], schema, self.grain, key, run_id=self.context.run.run_id, remove_strays=False
+            )
 
         with (
             permanent_failures_not_retried(self.context),
             ThreadPoolExecutor(max_workers=max(1, min(_WRITE_THREADS, len(frames)))) as pool,
         ):
             written_objects = dict(zip(frames, pool.map(put, frames), strict=True))
+            # Once every object of the batch is in place, one listing finds what else their folders hold.
+            removed = self.export_s3.remove_strays(self.grain, list(frames))
+        if removed:
+            self.context.log.warning(
+                f"Removed {len(removed)} stray object(s) from the partition folders: {removed[:5]}"
+            )
         for key, written in written_objects.items():
             frame = frames[key]
             self.context.add_asset_metadata(

@@ -6,6 +6,7 @@ writer; the I/O manager builds `LakeSettings`).
 """
 
 import threading
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from genesys_assets.genesys.http import LogLike
 from genesys_assets.genesys.settings import FETCH_MODES, FetchModeSetting, GenesysSettings
 from genesys_assets.lake.export_writer import export_key, put_partition_object
 from genesys_assets.lake.parquet import Compression, parquet_bytes
-from genesys_assets.lake.s3 import ExportedObject
+from genesys_assets.lake.s3 import ExportedObject, remove_stray_keys
 from genesys_assets.lake.settings import SERVER_SIDE_ENCRYPTIONS, ExportSettings, ServerSideEncryption
 from genesys_assets.schema import SCHEMA_VERSION
 
@@ -135,9 +136,17 @@ class S3ExportResource(dg.ConfigurableResource):
         )
 
     def write(
-        self, frame: pl.DataFrame, schema: pl.Schema, grain: str, partition_key: str, *, run_id: str
+        self,
+        frame: pl.DataFrame,
+        schema: pl.Schema,
+        grain: str,
+        partition_key: str,
+        *,
+        run_id: str,
+        remove_strays: bool = True,
     ) -> ExportedObject:
-        """Write one partition's frame as the Parquet object of its grain and key; see `put_partition_object`."""
+        """Write one partition's frame as the Parquet object of its grain and key; see `put_partition_object`
+        (``remove_strays=False`` leaves the partition folder's strays to `remove_strays`)."""
         settings = self.settings()
         body = parquet_bytes(frame, compression=settings.compression, schema=schema)
         return put_partition_object(
@@ -153,7 +162,15 @@ class S3ExportResource(dg.ConfigurableResource):
                 "partition": partition_key,
                 "run_id": run_id,
             },
+            remove_strays=remove_strays,
         )
+
+    def remove_strays(self, grain: str, partition_keys: Sequence[str]) -> tuple[str, ...]:
+        """Delete every object in these partitions' folders but their part files, in one listing; returns
+        the deleted keys."""
+        settings = self.settings()
+        keys = [export_key(settings.prefix, grain, key) for key in partition_keys]  # type: ignore[arg-type]
+        return remove_stray_keys(self.client(), settings.bucket, keys)
 
 
 def build_resources(settings: "Settings") -> dict[str, Any]:

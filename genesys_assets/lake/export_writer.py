@@ -72,13 +72,16 @@ def put_partition_object(
     tags: Mapping[str, str] | None = None,
     content_type: str = PARQUET_CONTENT_TYPE,
     bucket_setting: str = "EXPORT_S3_BUCKET",
+    remove_strays: bool = True,
 ) -> ExportedObject:
     """Write one export partition object and remove any other object in its partition folder.
 
     The PUT overwrites in place, so re-running a partition is idempotent (same frame, same bytes, same
     object content; a versioned bucket keeps the older versions). Strays are deleted only after the new
-    object is in place, so a reader never finds the partition empty. Needs s3:PutObject,
-    s3:PutObjectTagging, s3:ListBucket and s3:DeleteObject (and kms:GenerateDataKey with aws:kms).
+    object is in place, so a reader never finds the partition empty. A caller writing a batch of partitions
+    passes ``remove_strays=False`` and removes the batch's strays in one call to `remove_stray_keys` once
+    every object is in place. Needs s3:PutObject, s3:PutObjectTagging, s3:ListBucket and s3:DeleteObject
+    (and kms:GenerateDataKey with aws:kms).
     """
     written = put_object(
         client,
@@ -91,7 +94,7 @@ def put_partition_object(
         content_type=content_type,
         bucket_setting=bucket_setting,
     )
-    removed = remove_stray_keys(client, bucket, key)
+    removed = remove_stray_keys(client, bucket, [key]) if remove_strays else ()
     return ExportedObject(
         uri=written.uri,
         key=written.key,

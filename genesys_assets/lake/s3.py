@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -383,23 +383,36 @@ def put_object(
     )
 
 
-def remove_stray_keys(client: S3Client, bucket: str, key: str) -> tuple[str, ...]:
-    """Delete every object under ``key``'s folder except ``key`` itself; returns the deleted keys.
+def remove_stray_keys(client: S3Client, bucket: str, keep: Sequence[str]) -> tuple[str, ...]:
+    """Delete every object in the folders of the ``keep`` keys except those keys; returns the deleted keys.
 
     A partition folder holds exactly one part file; an older run that wrote ``part-1.parquet`` (or any
-    leftover) would otherwise be read as extra rows. Refuses keys at the bucket root, whose folder is
-    the whole bucket.
+    leftover) would otherwise be read as extra rows. One listing covers every folder: it starts at the first
+    folder in key order and stops after the last, so a range run's batch of partitions costs one
+    ListObjectsV2 call (a page per 1,000 keys), not one per partition. Refuses keys at the bucket root, whose
+    folder is the whole bucket.
     """
-    folder = _key_dir(key)
-    if not folder:
-        raise ValueError(f"Key {key!r} has no folder; refusing to clean up the bucket root.")
-    prefix = folder + "/"
+    for key in keep:
+        if not _key_dir(key):
+            raise ValueError(f"Key {key!r} has no folder; refusing to clean up the bucket root.")
+    if not keep:
+        return ()
+    folders = sorted({_key_dir(key) + "/" for key in keep})
+    folder_set, kept = set(folders), set(keep)
     stray: list[str] = []
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            stray.extend(item["Key"] for item in page.get("Contents", []) if item["Key"] != key)
+        first, last = folders[0], folders[-1]  # sorted: their common prefix is every folder's
+        shared = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), len(first))
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=first[:shared], StartAfter=first
+        )
+        for page in pages:
+            listed = [item["Key"] for item in page.get("Contents", [])]
+            stray.extend(name for name in listed if name not in kept and _key_dir(name) + "/" in folder_set)
+            if listed and listed[-1] > last and not listed[-1].startswith(last):
+                break  # past the last folder
     except (ClientError, BotoCoreError) as exc:
-        raise _map_error(exc, operation="ListObjectsV2", bucket=bucket, key=key) from None
+        raise _map_error(exc, operation="ListObjectsV2", bucket=bucket, key=folders[0]) from None
     for start in range(0, len(stray), 1000):
         batch = stray[start : start + 1000]
         try:
