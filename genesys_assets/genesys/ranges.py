@@ -185,8 +185,8 @@ class RangeFetching:
         """The chunks and mode `fetch_aggregates` would use for local days first_day..last_day.
 
         With ``max_chunk_rows``, a chunk's answer holds at most about that many group x bucket rows: the
-        groups are counted first (`count_groups`, one call, when the range is longer than a day) and a chunk
-        gets at most ``max_chunk_rows // (groups x buckets_per_day)`` days (at least one). A large org then
+        groups are counted first (`count_groups`, one call, unless every chunk is a single day anyway) and a
+        chunk gets at most ``max_chunk_rows // (groups x buckets_per_day)`` days (at least one). A large org then
         takes shorter queries, so what a caller holds of an answer does not grow with the org.
 
         ``mode`` (default: the ``fetch_mode`` setting; ``auto`` plans) forces synchronous queries or jobs.
@@ -219,10 +219,12 @@ class RangeFetching:
 
         probe_first = max(first_day, last_day - timedelta(days=self.settings.max_sync_query_days - 1))
         groups: int | None = None
-        if max_chunk_rows is not None and last_day > first_day:
+        cheapest = planned(None)
+        if max_chunk_rows is not None and max(chunk.days for chunk in cheapest.chunks) > 1:
+            # Only chunks of several days can be shortened: one-day chunks need no count.
             groups = self.count_groups(probe_first, last_day, timezone=timezone, queue_ids=queue_ids)
             cap = max(1, max_chunk_rows // max(1, groups * buckets_per_day))
-        cheapest = planned(groups)
+            cheapest = planned(groups)
         if groups is None and (forced is not None or cheapest.mode == "sync"):
             return cheapest
         if groups is None:
