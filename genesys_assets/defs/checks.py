@@ -181,7 +181,8 @@ def daily_rules(frame: pl.DataFrame) -> dict[str, Callable[[], Rules]]:
 
 
 def weekly_rules(weekly: pl.DataFrame, daily: pl.DataFrame, monday: date) -> dict[str, Callable[[], Rules]]:
-    """The checks of one `queue_kpis_weekly` partition; `daily` holds the rows of the week's seven days."""
+    """The checks of one `queue_kpis_weekly` partition; `daily` holds the day roll-ups
+    (`weekly.day_rollup`) of the week's seven days (their `DAILY_KPIS` rows give the same outcomes)."""
     return {
         WEEKLY_EQUALS_DAILY_SUM.name: lambda: {
             "equals_daily_sum": contracts.check_weekly_matches_daily(weekly, daily, monday),

@@ -8,8 +8,10 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from genesys_assets import localtime
 from genesys_assets.config import SETTINGS
-from genesys_assets.transforms import kpis
+from genesys_assets.defs.io_manager import StoredPartitions
+from genesys_assets.transforms import kpis, weekly
 from genesys_assets.transforms.batching import RowBudgetBatches
 from genesys_assets.transforms.restatement import RESTATED_MEASURES, Restatement
 
@@ -102,3 +104,19 @@ def batch_figures(plan: RowBudgetBatches[Any]) -> dict[str, dg.MetadataValue]:
         "batches": dg.MetadataValue.int(plan.count),
         "largest_day_rows": dg.MetadataValue.int(plan.largest_item_rows),
     }
+
+
+def week_day_rollups(queue_kpis_daily: StoredPartitions, week_key: str) -> pl.DataFrame:
+    """The day roll-ups (`weekly.day_rollup`) of the stored daily partitions of the week `week_key`, in date
+    order.
+
+    Each day is read alone, for `weekly.DAY_ROLLUP_COLUMNS` only, and rolled up before the next is read, so
+    one day's interval rows are held at a time; the roll-ups are a few rows per channel.
+    """
+    keys = [day.isoformat() for day in localtime.week_days(week_key)]
+    parts = [
+        weekly.day_rollup(queue_kpis_daily.load([key], columns=weekly.DAY_ROLLUP_COLUMNS)[key])
+        for key in keys
+        if key in queue_kpis_daily
+    ]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=weekly.DAY_ROLLUP)

@@ -5,10 +5,15 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import polars as pl
 
-from genesys_assets import localtime
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs.automation import DAILY_EXPORT_FRESHNESS, WEEKLY_EXPORT_FRESHNESS
-from genesys_assets.defs.common import GROUP_EXPORT, batch_figures, kpi_figures, range_partitioned
+from genesys_assets.defs.common import (
+    GROUP_EXPORT,
+    batch_figures,
+    kpi_figures,
+    range_partitioned,
+    week_day_rollups,
+)
 from genesys_assets.defs.failures import permanent_failures_not_retried
 from genesys_assets.defs.io_manager import StoredPartitions, table_schema
 from genesys_assets.defs.partitions import daily_partitions, weekly_partitions
@@ -127,12 +132,14 @@ def queue_export_weekly(
 ) -> dg.MaterializeResult:
     """One row per queue x media type x direction x local date of the week, with the week's `days_observed` and
     `days_interpolated`, written to `s3://BUCKET/PREFIX/queue_export/grain=weekly/week=YYYY-MM-DD/part-0.parquet`.
+
+    Each daily partition is read alone, for the columns a day roll-up needs, and rolled up before the next
+    is read (`week_day_rollups`).
     """
     writer = _ExportWriter(context, export_s3, "weekly")
     for week_key in context.partition_keys:
-        days = queue_kpis_daily.load(day.isoformat() for day in localtime.week_days(week_key))
         frame = export.export_weekly(
-            pl.concat(list(days.values())),
+            week_day_rollups(queue_kpis_daily, week_key),
             queue_kpis_weekly[week_key],
             genesys_queues,
             SETTINGS.pipeline.timezone,

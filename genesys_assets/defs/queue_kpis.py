@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from genesys_assets import localtime
 from genesys_assets.config import SETTINGS
 from genesys_assets.defs import checks
 from genesys_assets.defs.common import (
@@ -15,6 +14,7 @@ from genesys_assets.defs.common import (
     range_partitioned,
     record_partition_figures,
     restatement_metadata,
+    week_day_rollups,
 )
 from genesys_assets.defs.gap_refills import observed_keys
 from genesys_assets.defs.io_manager import (
@@ -210,15 +210,15 @@ def queue_kpis_weekly(
 
     Recomputed from the summed counts, sums, numerators and denominators of the seven daily partitions, never
     an average of daily ratios. `days_observed` and `days_interpolated` say how much of the week is estimated.
+    Each daily partition is read alone, for the columns a day roll-up needs, and rolled up to one row per
+    channel before the next is read; the week and its checks are computed from those roll-ups.
     """
     results = checks.PartitionChecks(context, checks.WEEKLY_CHECKS)
 
     def produce() -> Iterator[dict[str, pl.DataFrame]]:
         for week_key in context.partition_keys:
             monday = date.fromisoformat(week_key)
-            days = pl.concat(
-                list(queue_kpis_daily.load(d.isoformat() for d in localtime.week_days(week_key)).values())
-            )
+            days = week_day_rollups(queue_kpis_daily, week_key)
             frame = weekly.weekly_kpis(days, monday)
             results.record(week_key, checks.weekly_rules(frame, days, monday))
             figures = {"days_interpolated": dg.MetadataValue.int(int(frame["days_interpolated"].max() or 0))}

@@ -189,8 +189,10 @@ def check_weekly_matches_daily(weekly: pl.DataFrame, daily: pl.DataFrame, week_s
     """The weekly rows equal the sums of their daily rows (measures and day counts; maxima the largest),
     pair for pair.
 
-    The sums are taken here from the daily rows of the week directly, not through `weekly.weekly_kpis`, so a
-    fault in the rollup shows; a measure no daily row knows counts as 0 on both sides.
+    `daily` holds the week's `DAILY_KPIS` rows or their day roll-ups (`weekly.day_rollup`, one row per
+    channel and local date); the outcome is the same. The sums are taken here from those rows directly, not
+    through `weekly.weekly_kpis`, so a fault in the weekly rollup shows; a measure no daily row knows counts
+    as 0 on both sides.
     """
     in_week = daily.filter(localtime.week_start_expr(pl.col("local_date")) == week_start)
     columns = [*KPI_MEASURES, *KPI_MAXIMA, "days_observed", "days_interpolated"]

@@ -15,8 +15,9 @@ from datetime import date
 import polars as pl
 
 from genesys_assets import localtime
-from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, FILL_METHODS, UTC_US
-from genesys_assets.transforms.kpis import CHANNEL_KEYS, rollup_exprs, with_ratios
+from genesys_assets.schema import EXPORT_DAILY, EXPORT_WEEKLY, UTC_US
+from genesys_assets.transforms.kpis import CHANNEL_KEYS, with_ratios
+from genesys_assets.transforms.weekly import day_rollup
 
 
 def _queue_names(queues: pl.DataFrame) -> pl.DataFrame:
@@ -78,18 +79,6 @@ def export_daily(daily: pl.DataFrame, queues: pl.DataFrame, timezone: str) -> pl
     return export_daily_partitions({"day": daily}, queues, timezone)["day"]
 
 
-def day_fill_method() -> pl.Expr:
-    """The least certain fill method among a group's rows (order of `schema.FILL_METHODS`).
-
-    A gap day can mix methods across intervals (linear here, carried there); its daily summary is labelled
-    with the weakest of them, so it never claims more certainty than its least certain interval.
-    """
-    rank = pl.col("fill_method").replace_strict(
-        list(FILL_METHODS), list(range(len(FILL_METHODS))), default=len(FILL_METHODS), return_dtype=pl.Int8
-    )
-    return pl.col("fill_method").sort_by(rank, descending=True).first().alias("fill_method")
-
-
 def _local_midnights(days: list[date], timezone: str) -> pl.DataFrame:
     return pl.DataFrame(
         {"local_date": days, "interval_start": [localtime.local_midnight(day, timezone) for day in days]},
@@ -98,23 +87,19 @@ def _local_midnights(days: list[date], timezone: str) -> pl.DataFrame:
 
 
 def export_weekly(
-    daily_rows_of_week: pl.DataFrame, weekly: pl.DataFrame, queues: pl.DataFrame, timezone: str
+    daily: pl.DataFrame, weekly: pl.DataFrame, queues: pl.DataFrame, timezone: str
 ) -> pl.DataFrame:
     """`EXPORT_WEEKLY`: one row per queue x media type x direction x local date of the week.
 
-    Each row holds the day's summed measures (null only when no interval of the day is known) and maxima with ratios
-    recomputed from them; `interval_start` is the local midnight instant and `utc_offset` its offset;
-    `is_interpolated`/`is_provisional` are true if any interval of the day is; `fill_method` is the day's
-    least certain method (`day_fill_method`); `days_observed`/`days_interpolated` come from the matching
-    `WEEKLY_KPIS` row. Sorted by queue_id, media_type, direction, local_date.
+    `daily` holds the week's `DAILY_KPIS` rows or their day roll-ups (`weekly.day_rollup`); both give the
+    same table. Each row holds the day's summed measures (null only when no interval of the day is known)
+    and maxima with ratios recomputed from them; `interval_start` is the local midnight instant and
+    `utc_offset` its offset; `is_interpolated`/`is_provisional` are true if any interval of the day is;
+    `fill_method` is the day's least certain method (`weekly.day_fill_method`); `days_observed`/`days_interpolated`
+    come from the matching `WEEKLY_KPIS` row. Sorted by queue_id, media_type, direction, local_date.
     """
     localtime.zone(timezone)
-    days = daily_rows_of_week.group_by(*CHANNEL_KEYS, "local_date").agg(
-        *rollup_exprs(),
-        pl.col("is_interpolated").any(),
-        pl.col("is_provisional").any(),
-        day_fill_method(),
-    )
+    days = day_rollup(daily)
     days = with_ratios(days).with_columns(week_start=localtime.week_start_expr(pl.col("local_date")))
     midnights = _local_midnights(days["local_date"].unique().sort().to_list(), timezone)
     days = days.join(midnights, on="local_date", how="left").with_columns(

@@ -13,7 +13,7 @@ from genesys_assets.transforms import contracts
 from genesys_assets.transforms.flatten import parse_aggregate_results_checked
 from genesys_assets.transforms.gapfill import fill_days
 from genesys_assets.transforms.kpis import expected_grid, interval_kpis
-from genesys_assets.transforms.weekly import weekly_kpis
+from genesys_assets.transforms.weekly import day_rollup, weekly_kpis
 from genesys_assets_tests.frames import NY, pairs
 
 DAY = date(2026, 11, 1)
@@ -138,6 +138,23 @@ def test_weekly_matches_daily() -> None:
     # The check sums the daily rows itself: a rollup that lost a day does not pass.
     short = weekly_kpis(daily.filter(pl.col("local_date") != MONDAY), MONDAY)
     assert not contracts.check_weekly_matches_daily(short, daily, MONDAY).passed
+
+
+def test_weekly_matches_daily_rollups() -> None:
+    # The weekly asset checks its rows against the day roll-ups: the same outcomes as against the rows.
+    daily = daily_week(gaps=(MONDAY + timedelta(days=2),))
+    rollups = day_rollup(daily)
+    weekly = weekly_kpis(rollups, MONDAY)
+    assert contracts.check_weekly_matches_daily(weekly, rollups, MONDAY).passed
+    wait_max = weekly.with_columns(pl.col("wait_max_ms").fill_null(0) + 1)
+    outcome = contracts.check_weekly_matches_daily(wait_max, rollups, MONDAY)
+    assert not outcome.passed and outcome.failing_rows == weekly.height
+    assert outcome == contracts.check_weekly_matches_daily(wait_max, daily, MONDAY)
+    one_day_less = weekly.with_columns(pl.col("days_observed") - 1)
+    assert not contracts.check_weekly_matches_daily(one_day_less, rollups, MONDAY).passed
+    short = weekly_kpis(rollups.filter(pl.col("local_date") != MONDAY), MONDAY)
+    assert not contracts.check_weekly_matches_daily(short, rollups, MONDAY).passed
+    assert not contracts.check_weekly_matches_daily(weekly.head(1), rollups, MONDAY).passed
 
 
 def test_answered_abandoned_vs_offered_warning() -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from genesys_assets import localtime
 from genesys_assets.schema import (
@@ -21,8 +22,8 @@ from genesys_assets.schema import (
 from genesys_assets.transforms.export import export_daily, export_weekly
 from genesys_assets.transforms.gapfill import fill_days
 from genesys_assets.transforms.kpis import expected_grid, with_ratios
-from genesys_assets.transforms.weekly import weekly_kpis
-from genesys_assets_tests.frames import BERLIN, NY, Channel, directory, pairs
+from genesys_assets.transforms.weekly import DAY_ROLLUP, DAY_ROLLUP_COLUMNS, day_rollup, weekly_kpis
+from genesys_assets_tests.frames import BERLIN, NY, Channel, directory, kpi_day, pairs
 
 MONDAY = date(2026, 10, 26)  # the week holding the New York fall-back day (Sunday 2026-11-01)
 WEEK = localtime.week_days(MONDAY)
@@ -200,3 +201,88 @@ def test_export_weekly_zero_and_unknown_days() -> None:
     assert out["offered"].to_list() == [0, 0, None]
     assert out["answer_rate"].to_list() == [None, None, None]
     assert out["fill_method"].to_list() == ["observed", "observed", "none"]
+
+
+def mixed_week(monday: date, tz: str) -> dict[date, pl.DataFrame]:
+    """The `DAILY_KPIS` partitions of a week with every kind of day: observed days with varying traffic, a
+    linear gap (Wednesday), a gap carried forward (Friday), one carried backward from Sunday (Saturday; when
+    Sunday is a spring-forward day, Saturday's 02:00 and 02:30 have no neighbour: fill method "none", null
+    measures), a channel observed on Thursday only, a channel unknown all Saturday (every measure null),
+    maxima on observed days only and provisional days at the end of the week."""
+    week = localtime.week_days(monday)
+    voice_chat: tuple[Channel, ...] = (("q1", "voice"), ("q1", "chat"), ("q2", "voice", "outbound"))
+    offered = (pl.int_range(pl.len()) * 7 + 3) % 23
+
+    def observed(index: int, *extra: Channel) -> pl.DataFrame:
+        return kpi_day(week[index], offered + index, tz, (*voice_chat, *extra))
+
+    window: dict[date, pl.DataFrame | None] = {
+        week[0]: observed(0),
+        week[1]: observed(1),
+        week[3]: observed(3, ("q3", "email")),
+        week[6]: observed(6),
+    }
+    filled = fill_days(
+        window,
+        week,
+        timezone=tz,
+        interval_minutes=30,
+        now=localtime.day_bounds(week[4], tz)[1],
+        lookback_days=3,
+        window_days=1,
+    )
+    saturday = filled[week[5]]
+    chat = pl.col("media_type") == "chat"
+    filled[week[5]] = saturday.with_columns(
+        *[pl.when(chat).then(None).otherwise(pl.col(m)).alias(m) for m in KPI_MEASURES],
+        fill_method=pl.when(chat).then(pl.lit("none")).otherwise(pl.col("fill_method")),
+    ).select(pl.col(n).cast(t) for n, t in DAILY_KPIS.items())
+    return filled
+
+
+SPRING_MONDAY = date(2026, 3, 2)  # the week holding the New York spring-forward day (Sunday 2026-03-08)
+
+
+@pytest.mark.parametrize(("monday", "tz"), [(SPRING_MONDAY, NY), (MONDAY, NY), (date(2026, 10, 19), BERLIN)])
+def test_week_from_day_rollups_equals_week_from_daily_rows(monday: date, tz: str) -> None:
+    days = mixed_week(monday, tz)
+    # The roll-up counts a channel-day as interpolated when any of its rows is: the same as "all of its
+    # rows" only because gap filling estimates a day whole and copies an observed day whole.
+    for frame in days.values():
+        flags = frame.group_by("local_date", "queue_id", "media_type", "direction").agg(
+            pl.col("is_interpolated").n_unique()
+        )
+        assert set(flags["is_interpolated"]) == {1}
+    rows = pl.concat(days.values())
+    methods = set(rows["fill_method"])
+    assert {"observed", "linear", "carried_forward", "carried_backward", "none"} <= methods
+    assert rows.filter(pl.col("fill_method") == "none")["offered"].null_count() > 0
+    rollups = pl.concat([day_rollup(frame.select(DAY_ROLLUP_COLUMNS)) for frame in days.values()])
+    assert rollups.schema == DAY_ROLLUP
+    assert rollups.height == rows.select("local_date", "queue_id", "media_type", "direction").n_unique()
+
+    week_from_rows = weekly_kpis(rows, monday)
+    week_from_rollups = weekly_kpis(rollups, monday)
+    assert_frame_equal(week_from_rollups, week_from_rows, check_exact=True)
+    assert week_from_rows["days_interpolated"].to_list() != week_from_rows["days_observed"].to_list()
+    assert week_from_rows.filter(pl.col("queue_id") == "q3")["days_observed"].to_list() == [1]
+
+    queues = directory("q1", "q2")
+    export_from_rows = export_weekly(rows, week_from_rows, queues, tz)
+    export_from_rollups = export_weekly(rollups, week_from_rollups, queues, tz)
+    assert_frame_equal(export_from_rollups, export_from_rows, check_exact=True)
+    assert export_from_rows.height == rollups.height
+    chat = export_from_rows.filter(
+        (pl.col("media_type") == "chat") & (pl.col("local_date") == monday + timedelta(5))
+    )
+    assert chat["offered"].to_list() == [None] and chat["fill_method"].to_list() == ["none"]
+
+
+def test_day_rollup_of_rollups_is_unchanged() -> None:
+    days = mixed_week(SPRING_MONDAY, NY)
+    rollups = pl.concat([day_rollup(frame) for frame in days.values()])
+    assert_frame_equal(day_rollup(rollups), rollups, check_exact=True)
+    saturday = rollups.filter(pl.col("local_date") == SPRING_MONDAY + timedelta(days=5))
+    # Saturday's voice rows mix carried_backward intervals with two that had no neighbour.
+    assert set(saturday["fill_method"]) == {"none"}
+    assert saturday.filter(pl.col("media_type") == "voice")["offered"].null_count() == 0
