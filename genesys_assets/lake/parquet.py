@@ -1,8 +1,8 @@
-"""Parquet encoding of polars frames with an explicit Arrow schema and byte-for-byte stable output.
+"""Parquet encoding of polars frames: export objects with an explicit Arrow schema and byte-for-byte stable
+output, intermediate lake tables fast.
 
-Every Parquet file the project writes (intermediate assets through the I/O manager, the S3 export
-objects) is produced by :func:`parquet_bytes`. The frame is converted to Arrow and cast, column by
-column, to an explicit schema, so a warehouse load never sees a type drift between partitions: counts
+The S3 export objects, which warehouses load, are produced by :func:`parquet_bytes`. The frame is converted
+to Arrow and cast, column by column, to an explicit schema, so a warehouse load never sees a type drift between partitions: counts
 are Int64, millisecond durations Int64, ratios Float64, timestamps carry the UTC timezone, strings are
 plain ``string`` (never ``large_string`` or ``string_view``), categoricals are written as strings.
 
@@ -11,6 +11,9 @@ because the table is combined into one chunk and written with fixed writer optio
 format version, page version, dictionary encoding). Parquet files carry no creation timestamp; the only
 writer-dependent field is ``created_by`` (the pyarrow version), so bytes are stable for a given
 environment. Column statistics (min, max, null count) are written so query engines can skip row groups.
+
+The intermediate tables the I/O manager stores (read back whole by the next step) are produced by
+:func:`lake_parquet_bytes`: polars' own writer, the frame's own (checked) types, no statistics.
 """
 
 from __future__ import annotations
