@@ -36,8 +36,9 @@ class SettingsError(ValueError):
     """An environment variable holds a value the pipeline cannot use."""
 
 
-# A batch below this holds less than one day of even a small org, so every batch would be one day.
-MIN_BATCH_ROWS = 10_000
+# A budget below this would hold less than a day of an org of a few queues: every batch one day, every query
+# one day, for no memory saved.
+MIN_BATCH_ROWS = 1_000
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ moto S3 server on 127.0.0.1:
   (`dagster.materialize` with range tags, as the default single-run policy does);
 * **capped**: a real `dagster-daemon` on its own instance (deploy/dagster.yaml on SQLite, up to 3 runs at
   once) carries out an asset backfill of the same days of the same assets. Its code location (a code server
-  the daemon starts) loads with `GENESYS_MAX_PARTITIONS_PER_RUN=10`, so no run covers more than 10 of the 30
+  the daemon starts) loads with `GENESYS_MAX_PARTITIONS_PER_RUN=10`, so no run covers more than 10 of the 20
   days, and the daemon orders the runs by the partition mappings: `queue_interval_kpis` reads the trailing
   28-day channel window of `raw_queue_aggregates` and `queue_kpis_daily` the +-7-day gap window of
   `queue_interval_kpis`, windows the runs' boundaries cut. It fetches in 2-day queries (one run: 7-day
@@ -61,7 +61,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEPLOY_YAML = REPO / "deploy" / "dagster.yaml"
 LOCATION = "genesys_assets"
 CAP = 10  # days per run
-FIRST, LAST = date(2026, 1, 5), date(2026, 2, 3)  # 30 days: 3 runs of raw data, windows of 28 and 15 days
+FIRST, LAST = date(2026, 1, 5), date(2026, 1, 24)  # 20 days: 2 runs of raw data, windows of 28 and 15 days
 DAYS = [(FIRST + timedelta(days=n)).isoformat() for n in range((LAST - FIRST).days + 1)]
 CONCURRENT_RUNS = 3
 # The OAuth client's budget (requests/s, bucket size), low enough that the raw steps of several runs wait on

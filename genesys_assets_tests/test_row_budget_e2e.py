@@ -22,8 +22,9 @@ from genesys_assets_tests.pipeline_fixtures import Pipeline
 
 pytestmark = pytest.mark.e2e
 
-FIRST, LAST = "2026-03-02", "2026-03-15"  # America/New_York springs forward on 2026-03-08
-QUEUES = 20
+FIRST, LAST = "2026-03-05", "2026-03-12"  # America/New_York springs forward on 2026-03-08
+QUEUES = 10
+BUDGET = 3_000
 
 
 def _run_metadata(pipeline: Pipeline, asset: str) -> dict[str, object]:
@@ -45,16 +46,16 @@ def test_a_small_row_budget_writes_the_same_objects_in_more_batches(
     small = make_pipeline(queue_count=QUEUES)
     # The setting as the environment gives it, read and checked like every variable; only the assets that
     # batch read it at run time.
-    budget = config.read({**os.environ, "GENESYS_BATCH_ROWS": "10000"})
-    assert budget.pipeline == dataclasses.replace(config.SETTINGS.pipeline, batch_rows=10_000)
+    budget = config.read({**os.environ, "GENESYS_BATCH_ROWS": str(BUDGET)})
+    assert budget.pipeline == dataclasses.replace(config.SETTINGS.pipeline, batch_rows=BUDGET)
     for module in (genesys_raw, queue_kpis, lake_export):
         monkeypatch.setattr(module, "SETTINGS", budget)
     small.directory()
     small.daily((FIRST, LAST))
 
     assert small.s3_objects() == expected
-    assert len(expected) == 14
-    for day in ("2026-03-02", "2026-03-08", "2026-03-15"):
+    assert len(expected) == 8
+    for day in (FIRST, "2026-03-08", LAST):
         name = f"{day}.parquet"
         stored, reference = (
             pl.read_parquet(p.lake_dir / "raw_queue_aggregates" / name).drop("extracted_at")
@@ -63,12 +64,12 @@ def test_a_small_row_budget_writes_the_same_objects_in_more_batches(
         assert_frame_equal(stored, reference)
 
     # The default budget holds this org's range in two batches (one day to learn a day's rows, then the
-    # rest); 10,000 rows hold about four of its days, so the small budget takes several.
+    # rest); the small one holds about two of its days, so it takes several.
     daily_rows = _run_metadata(default, "queue_interval_kpis")["largest_day_rows"]
-    assert isinstance(daily_rows, int) and 10_000 // 6 < daily_rows < 10_000 // 2
+    assert isinstance(daily_rows, int) and BUDGET // 3 < daily_rows <= BUDGET // 2
     for asset in ("queue_interval_kpis", "queue_kpis_daily", "queue_export_daily"):
         assert _run_metadata(default, asset)["batches"] == 2
-        assert _run_metadata(small, asset)["batches"] == 1 + -(-13 // (10_000 // daily_rows))
-    # The raw step's queries hold their share of the budget too: a day or two each instead of a week.
+        assert _run_metadata(small, asset)["batches"] == 1 + -(-7 // (BUDGET // daily_rows))
+    # The raw step's queries hold their share of the budget too: a day each instead of a week.
     assert _run_metadata(default, "raw_queue_aggregates")["query_chunks"] == 2
-    assert _run_metadata(small, "raw_queue_aggregates")["query_chunks"] >= 7
+    assert _run_metadata(small, "raw_queue_aggregates")["query_chunks"] == 8

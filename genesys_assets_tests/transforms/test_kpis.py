@@ -6,14 +6,16 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from genesys_assets import localtime
-from genesys_assets.schema import INTERVAL_KPIS, KPI_MEASURES
+from genesys_assets.schema import INTERVAL_KPIS, KPI_MAXIMA, KPI_MEASURES
 from genesys_assets.transforms import contracts, dimensions
 from genesys_assets.transforms.kpis import (
     active_pairs,
     expected_grid,
     interval_kpis,
+    pivot_measures,
     totals_ratios,
     window_days,
 )
@@ -289,3 +291,57 @@ def test_unknown_media_types_are_kept_and_listed_and_secondary_media_stay_out_of
     assert dict(by_media.select("media_type", "abandon_rate").rows())["email"] == 0
     ratios = totals_ratios(kpis)
     assert ratios["answer_rate"] == pytest.approx(8 / 15)  # chat + email + hologram offered; no co-browse
+
+
+def test_the_pivot_places_each_interval_s_metrics_as_grouping_them_would() -> None:
+    day = date(2026, 3, 8)  # spring forward in New York: 46 half-hours
+    voice, chat = ("q1", "voice"), ("q2", "message")
+    rows = raw_rows(
+        day,
+        NY,
+        [
+            (voice, 3, "nOffered", {"count": 4}),
+            (voice, 3, "tAnswered", {"count": 3, "sum": 9_000, "min": 1_000, "max": 5_000}),
+            (voice, 3, "tWait", {"count": 4, "sum": 10_000, "min": 0, "max": 7_000}),
+            (voice, 4, "nOffered", {"count": 1}),
+            (voice, 4, "tWait", {"count": 1, "sum": None, "min": None, "max": None}),  # a null statistic
+            (chat, 3, "nOffered", {"count": 2}),
+            (chat, 3, "oServiceLevel", {"numerator": 1, "denominator": 2}),
+        ],
+    )
+    placed = pivot_measures(rows)  # rows of one interval next to each other, as flatten reads them
+    grouped = pivot_measures(rows.sample(fraction=1.0, shuffle=True, seed=7))  # split up: grouped instead
+    keys = ["local_date", "queue_id", "media_type", "direction", "interval_start"]
+    assert_frame_equal(placed.sort(keys), grouped.sort(keys), check_column_order=False)
+    by_interval = {(row["queue_id"], row["interval_start"].hour): row for row in placed.iter_rows(named=True)}
+    assert placed.height == 3 and set(placed.columns) >= {*KPI_MEASURES, *KPI_MAXIMA, "interval_end"}
+    first = next(row for key, row in by_interval.items() if key[0] == "q1" and row["answered"] == 3)
+    assert (first["offered"], first["answer_sum_ms"], first["wait_sum_ms"], first["wait_max_ms"]) == (
+        4,
+        9_000,
+        10_000,
+        7_000,
+    )
+    second = next(
+        row for row in placed.iter_rows(named=True) if row["queue_id"] == "q1" and row["offered"] == 1
+    )
+    assert (second["answered"], second["wait_count"], second["wait_sum_ms"], second["wait_max_ms"]) == (
+        0,
+        1,
+        0,
+        None,
+    )
+    # A metric twice in one interval (the blocking raw checks reject it) is added up, whichever way.
+    doubled = pl.concat([rows.head(1), rows])
+    assert pivot_measures(doubled).filter(pl.col("answered") == 3)["offered"].to_list() == [8]
+
+
+def test_an_interval_off_the_grid_is_kept_as_an_extra_row() -> None:
+    day = date(2026, 6, 1)
+    rows = raw_rows(day, NY, [(("q1", "voice"), 10, "nOffered", {"count": 2})])
+    shifted = rows.with_columns(
+        pl.col("interval_start") + timedelta(minutes=7), pl.col("interval_end") + timedelta(minutes=7)
+    )
+    table = interval_kpis(pl.concat([rows, shifted]), pairs(day, ("q1", "voice")), [day], NY, 30)
+    assert table.height == 48 + 1 and table["offered"].sum() == 4
+    assert table["interval_start"].is_sorted()
