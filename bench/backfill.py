@@ -27,6 +27,7 @@ nightly run finds them. Printed: wall time of each, their ratio, API calls by ki
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import json
@@ -412,19 +413,7 @@ def parent(args: argparse.Namespace) -> int:
         f"process (as the default run launcher starts it), executor: {args.executor}",
         flush=True,
     )
-    with (
-        tempfile.TemporaryDirectory(prefix="genesys-bench-") as tmp,
-        sandbox_process(
-            queues=args.queues,
-            timezone=tz,
-            start=first - timedelta(days=10),
-            end=last + timedelta(days=1),
-            options=["--max-query-days", str(args.sandbox_max_query_days)],
-        ) as sandbox,
-        moto_s3_process() as s3_url,
-    ):
-        s3_client(s3_url).create_bucket(Bucket=BUCKET)
-        root = Path(tmp)
+    with _org(args, args.queues, first, last) as (root, sandbox, s3_url):
         env_a = _environment(root, "single", sandbox.url, s3_url, tz, first)
         env_b = _environment(root, "per_partition", sandbox.url, s3_url, tz, first)
         env_c = _environment(root, "month", sandbox.url, s3_url, tz, first)
@@ -464,41 +453,33 @@ def parent(args: argparse.Namespace) -> int:
         extra_before: list[dict] = []
         extra_after: list[dict] = []
         if args.baseline:
-            env_0 = _environment(root, "baseline", sandbox.url, s3_url, tz, first)
-            Path(env_0["GENESYS_LAKE_DIR"]).mkdir(parents=True)
-            shutil.copy(
-                Path(env_a["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
-                Path(env_0["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
-            )
-            baseline = require_ok(
-                run_child(
-                    _worker_command(first.isoformat(), last.isoformat(), args.executor),
-                    env=env_0,
-                    code=Path(args.baseline).resolve(),
-                ),
-                f"the single-run backfill with the code in {args.baseline}",
-            )
+            before_code = Path(args.baseline).resolve()
+
+            def single_run(name: str, code: Path) -> ChildResult:
+                """The range as one run with the code in `code`, on a fresh lake given (a)'s directory."""
+                env = _environment(root, name, sandbox.url, s3_url, tz, first)
+                Path(env["GENESYS_LAKE_DIR"]).mkdir(parents=True)
+                shutil.copy(
+                    Path(env_a["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
+                    Path(env["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
+                )
+                return require_ok(
+                    run_child(
+                        _worker_command(first.isoformat(), last.isoformat(), args.executor),
+                        env=env,
+                        code=code,
+                    ),
+                    f"the single-run backfill ({name}) with the code in {code}",
+                )
+
+            baseline = single_run("baseline", before_code)
             same = _export_digests(s3_url, "single", days) == _export_digests(s3_url, "baseline", days)
             assert same, f"the export objects of the code in {args.baseline} and of this code differ"
             # More pairs, each side on a fresh lake, alternating which goes first: on a shared machine the
             # least CPU each side needed is the fairer figure.
             for pair in range(1, args.pairs):
-                for name, code in (("baseline", Path(args.baseline).resolve()), ("single", REPO)):
-                    env = _environment(root, f"{name}-{pair}", sandbox.url, s3_url, tz, first)
-                    Path(env["GENESYS_LAKE_DIR"]).mkdir(parents=True)
-                    shutil.copy(
-                        Path(env_a["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
-                        Path(env["GENESYS_LAKE_DIR"]) / "genesys_queues.parquet",
-                    )
-                    result = require_ok(
-                        run_child(
-                            _worker_command(first.isoformat(), last.isoformat(), args.executor),
-                            env=env,
-                            code=code,
-                        ),
-                        f"pair {pair + 1}: the single-run backfill of {code}",
-                    )
-                    (extra_before if name == "baseline" else extra_after).append(result.last_json())
+                extra_before.append(single_run(f"baseline-{pair}", before_code).last_json())
+                extra_after.append(single_run(f"single-{pair}", REPO).last_json())
 
         # (c) the last 31 days as one run, for its peak memory
         month_first = max(first, last - timedelta(days=30))
@@ -732,12 +713,16 @@ def _profile_summary(path: str, top: int = 12) -> str:
     return "\n".join(lines)
 
 
-def _smaller_org_run(args: argparse.Namespace, first: date, last: date) -> ChildResult:
-    """The same range as (a) as one run for an org of `--compare-queues` queues, on its own sandbox."""
+@contextlib.contextmanager
+def _org(
+    args: argparse.Namespace, queues: int, first: date, last: date
+) -> Iterator[tuple[Path, SandboxProcess, str]]:
+    """A temporary folder, a sandbox org of `queues` queues covering the range and the 10 days before it, and
+    a moto S3 with the bench's bucket; all removed or stopped at the end."""
     with (
-        tempfile.TemporaryDirectory(prefix="genesys-bench-small-") as tmp,
+        tempfile.TemporaryDirectory(prefix="genesys-bench-") as tmp,
         sandbox_process(
-            queues=args.compare_queues,
+            queues=queues,
             timezone=args.timezone,
             start=first - timedelta(days=10),
             end=last + timedelta(days=1),
@@ -746,7 +731,13 @@ def _smaller_org_run(args: argparse.Namespace, first: date, last: date) -> Child
         moto_s3_process() as s3_url,
     ):
         s3_client(s3_url).create_bucket(Bucket=BUCKET)
-        env = _environment(Path(tmp), "smaller", sandbox.url, s3_url, args.timezone, first)
+        yield Path(tmp), sandbox, s3_url
+
+
+def _smaller_org_run(args: argparse.Namespace, first: date, last: date) -> ChildResult:
+    """The same range as (a) as one run for an org of `--compare-queues` queues, on its own sandbox."""
+    with _org(args, args.compare_queues, first, last) as (root, sandbox, s3_url):
+        env = _environment(root, "smaller", sandbox.url, s3_url, args.timezone, first)
         require_ok(
             run_child(
                 _worker_command(first.isoformat(), first.isoformat(), args.executor, directory=True), env=env

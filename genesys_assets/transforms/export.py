@@ -24,8 +24,9 @@ def _queue_names(queues: pl.DataFrame) -> pl.DataFrame:
     return queues.select("queue_id", "queue_name").unique("queue_id", keep="first", maintain_order=True)
 
 
-def _with_queue_name(frame: pl.DataFrame, queues: pl.DataFrame) -> pl.DataFrame:
-    named = frame.join(_queue_names(queues), on="queue_id", how="left")
+def _with_queue_name(frame: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """The frame (in its order) with each row's queue name from `names` (`_queue_names`)."""
+    named = frame.join(names, on="queue_id", how="left", maintain_order="left")
     return named.with_columns(
         queue_name=pl.coalesce(pl.col("queue_name"), pl.lit("unknown queue ") + pl.col("queue_id"))
     )
@@ -61,12 +62,8 @@ def export_daily_partitions(
     exported = {}
     for key, frame in frames.items():
         readings = _local_readings(frame["interval_start"], timezone)
-        named = (
-            frame.join(names, on="queue_id", how="left", maintain_order="left")
-            .join(readings, on="interval_start", how="left", maintain_order="left")
-            .with_columns(
-                queue_name=pl.coalesce(pl.col("queue_name"), pl.lit("unknown queue ") + pl.col("queue_id"))
-            )
+        named = _with_queue_name(frame, names).join(
+            readings, on="interval_start", how="left", maintain_order="left"
         )
         exported[key] = named.select(pl.col(name).cast(dtype) for name, dtype in EXPORT_DAILY.items()).sort(
             *CHANNEL_KEYS, "interval_start"
@@ -107,7 +104,7 @@ def export_weekly(
     )
     counts = weekly.select("week_start", *CHANNEL_KEYS, "days_observed", "days_interpolated")
     days = days.join(counts, on=["week_start", *CHANNEL_KEYS], how="left")
-    frame = _with_queue_name(days, queues)
+    frame = _with_queue_name(days, _queue_names(queues))
     return (
         frame.select(pl.col(name).cast(dtype) for name, dtype in EXPORT_WEEKLY.items())
         .sort(*CHANNEL_KEYS, "local_date")
