@@ -1,7 +1,9 @@
 """Backfill a year in one run versus one run per partition, through real Dagster, side by side.
 
     .venv/bin/python bench/backfill.py                        # 200 queues, 365 local days, 14 sampled runs
-    .venv/bin/python bench/backfill.py --queues 1000 --days 90   # a large org: must fit the machine
+    .venv/bin/python bench/backfill.py --queues 2000 --days 90 --no-month --compare-queues 200
+                                                              # a large org beside a small one: memory flat?
+    .venv/bin/python bench/backfill.py --days 365 --baseline ../before   # this code beside a checkout of another
     .venv/bin/python bench/backfill.py --quick                # 6 queues, 5 days, 1 sampled run (a smoke run)
 
 Setup: the sandbox Genesys org (200 queues, America/New_York, PT30M, rate limit off) and a moto S3 run in
@@ -18,10 +20,16 @@ generously (100 requests/s, burst 50) so it never throttles.
 (c) the same job over the last 31 days of the range as one run, for its peak memory: a range streams
     through each step a batch of days at a time, so (a)'s peak should stay close to (c)'s.
 
+(a0) with ``--baseline DIR``: the same run as (a) with the code checked out in DIR, on the same org, whose
+    export objects must be byte-identical to (a)'s for every day (``--pairs N`` repeats both, alternating);
+(d) with ``--compare-queues N``: the same range as one run for an org of N queues, on its own sandbox.
+
 The export objects of the sampled days must be byte-identical between (a) and (b), so the comparison is
 honest; before each run of (b), its lake gets the raw days of that day's channel window from (a), as a
-nightly run finds them. Printed: wall time of each, their ratio, API calls by kind (sandbox counters), peak RSS of (a) and
-(c) and their ratio.
+nightly run finds them. Printed: wall time of each, their ratio, API calls by kind (sandbox counters), peak
+RSS of (a) and (c) and their ratio, and for each single run where its CPU went: our steps, per queue-day
+and per step (`StepCosts`), apart from Dagster's event work, with each step's peak RSS; ``--profile FILE``
+adds a summary of a cProfile of every thread.
 """
 
 from __future__ import annotations
