@@ -1,7 +1,8 @@
 """`RangeFetching`: how `GenesysClient` fetches a range of local days of conversation aggregates.
 
 * `plan` picks synchronous queries or aggregates jobs for the range (`planner.plan_fetch`), counting the
-  groups a job would page through first when jobs might be cheaper (`count_groups`);
+  groups a job would page through first when jobs might be cheaper (`count_groups`), and shortens the chunks
+  of a large org so that each answer holds at most a given number of group x bucket rows;
 * `fetch_aggregates` (and its lazy form `iter_aggregates`) fetches the range chunk by chunk, one query per
   batch of queue ids (`queue_batches`), optionally a few chunks ahead in threads, reporting progress;
 * a query Genesys refuses as too large (`is_too_large`) is split into halves, and the shorter length is kept
