@@ -102,11 +102,13 @@ def directory_job() -> JobDefinition:
 
 class RssSampler(threading.Thread):
     """Polls the resident set size of this process and its descendants (the step processes of a
-    multiprocess run) from /proc every 0.2 s; `peak_kb` maps pid -> the largest RSS seen."""
+    multiprocess run) from /proc every 0.2 s; `peak_kb` maps pid -> the largest RSS seen, `window_kb` the largest
+    seen since `open_window` (the RSS of a step of an in-process run, whatever the steps before it held)."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_kb: dict[int, int] = {}
+        self.window_kb: dict[int, int] = {}
         self._stopped = threading.Event()
 
     def run(self) -> None:
@@ -132,6 +134,7 @@ class RssSampler(threading.Thread):
                         if line.startswith("VmRSS:"):
                             kb = int(line.split()[1])
                             self.peak_kb[pid] = max(kb, self.peak_kb.get(pid, 0))
+                            self.window_kb[pid] = max(kb, self.window_kb.get(pid, 0))
                             break
                 except (OSError, ValueError):
                     continue
@@ -140,10 +143,12 @@ class RssSampler(threading.Thread):
         self._stopped.set()
         self.join(timeout=5)
 
-    def window_peak_mb(self, since: dict[int, int]) -> float:
-        """The largest RSS of one process seen since `since` (a copy of `peak_kb` taken earlier) grew."""
-        grown = [kb for pid, kb in dict(self.peak_kb).items() if kb > since.get(pid, 0)]
-        return round(max(grown, default=max(since.values(), default=0)) / 1024)
+    def open_window(self) -> None:
+        self.window_kb = {}
+
+    def window_peak_mb(self) -> float:
+        """The largest RSS of one process sampled since `open_window`."""
+        return round(max(dict(self.window_kb).values(), default=0) / 1024)
 
 
 class StepCosts:
@@ -163,7 +168,7 @@ class StepCosts:
         self.event_cpu_s = 0.0  # storing events
         self.building_cpu_s = 0.0  # building materialization events
         self.events = 0
-        self._open: dict[str, tuple[float, float, dict[int, int]]] = {}
+        self._open: dict[str, tuple[float, float]] = {}
         self.steps: dict[str, dict[str, float]] = {}
 
     def dagster_cpu_s(self) -> float:
@@ -209,14 +214,15 @@ class StepCosts:
         if dagster_event is None or step is None:
             return
         if dagster_event.is_step_start:
-            self._open[step] = (time.process_time(), self.dagster_cpu_s(), dict(self.sampler.peak_kb))
+            self._open[step] = (time.process_time(), self.dagster_cpu_s())
+            self.sampler.open_window()
         elif (dagster_event.is_step_success or dagster_event.is_step_failure) and step in self._open:
-            cpu0, dagster0, peaks0 = self._open.pop(step)
+            cpu0, dagster0 = self._open.pop(step)
             dagster_cpu = self.dagster_cpu_s() - dagster0
             self.steps[step] = {
                 "cpu_s": round(time.process_time() - cpu0 - dagster_cpu, 2),
                 "dagster_cpu_s": round(dagster_cpu, 2),
-                "peak_rss_mb": self.sampler.window_peak_mb(peaks0),
+                "peak_rss_mb": self.sampler.window_peak_mb(),
             }
 
 

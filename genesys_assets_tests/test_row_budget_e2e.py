@@ -63,13 +63,13 @@ def test_a_small_row_budget_writes_the_same_objects_in_more_batches(
         )
         assert_frame_equal(stored, reference)
 
-    # The default budget holds this org's range in two batches (one day to learn a day's rows, then the
-    # rest); the small one holds about two of its days, so it takes several.
+    # This org's days hold about 1,300 rows: the default budget would take the 8 days at once after the first,
+    # but batches at most double (1, 2, 4, 1 days); the small one holds two of them (1, 2, 2, 2, 1 days).
     daily_rows = _run_metadata(default, "queue_interval_kpis")["largest_day_rows"]
     assert isinstance(daily_rows, int) and BUDGET // 3 < daily_rows <= BUDGET // 2
     for asset in ("queue_interval_kpis", "queue_kpis_daily", "queue_export_daily"):
-        assert _run_metadata(default, asset)["batches"] == 2
-        assert _run_metadata(small, asset)["batches"] == 1 + -(-7 // (BUDGET // daily_rows))
+        assert _run_metadata(default, asset)["batches"] == 4
+        assert _run_metadata(small, asset)["batches"] == 5
     # The raw step's queries hold their share of the budget too: a day each instead of a week.
     assert _run_metadata(default, "raw_queue_aggregates")["query_chunks"] == 2
     assert _run_metadata(small, "raw_queue_aggregates")["query_chunks"] == 8

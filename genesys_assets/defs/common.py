@@ -52,8 +52,8 @@ def range_partitioned(partitions_def: dg.PartitionsDefinition) -> dict[str, Any]
 
 def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
     """Totals an analyst plots over partitions: offered, answered, abandoned, the KPI ratios, interpolated
-    share. Ratios come from the summed measures by the rules of `kpis.totals_ratios`, never averaged. The
-    totals and ratios cover the primary channels (`kpis.primary_channels`): a co-browse or screen-share row
+    share. Ratios come from the summed measures by the rules of `kpis.primary_totals`, never averaged. The
+    totals and ratios cover the primary channels (`kpis.is_primary_channel`): a co-browse or screen-share row
     rides on a conversation already counted in its own channel."""
     if frame.is_empty():
         return {"total_offered": dg.MetadataValue.int(0), "total_answered": dg.MetadataValue.int(0)}

@@ -225,7 +225,6 @@ class RangeFetching:
             # Only chunks of several days can be shortened: one-day chunks need no count.
             groups = self.count_groups(probe_first, last_day, timezone=timezone, queue_ids=queue_ids)
             cap = max(1, max_chunk_rows // max(1, groups * buckets_per_day))
-            cheapest = planned(groups)
         if groups is None and (forced is not None or cheapest.mode == "sync"):
             return cheapest
         if groups is None:
@@ -296,7 +295,8 @@ class RangeFetching:
             queue_ids=queue_ids,
             mode=mode,
             max_chunk_rows=None if max_rows_held is None else max(1, max_rows_held // (in_flight + 1)),
-            buckets_per_day=MINUTES_PER_DAY // GRANULARITY_MINUTES[granularity],  # type: ignore[index]
+            # a granularity outside the pipeline's (the client takes any) counts as one bucket a day
+            buckets_per_day=MINUTES_PER_DAY // GRANULARITY_MINUTES.get(granularity, MINUTES_PER_DAY),
         )
         return self._iter_plan(
             plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer, combine, in_flight

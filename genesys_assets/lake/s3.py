@@ -23,6 +23,7 @@ looks like an access key id) are used.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -384,7 +385,8 @@ def put_object(
 
 
 def remove_stray_keys(client: S3Client, bucket: str, keep: Sequence[str]) -> tuple[str, ...]:
-    """Delete every object in the folders of the ``keep`` keys except those keys; returns the deleted keys.
+    """Delete every object under the folders of the ``keep`` keys (sub-folders included) except those keys;
+    returns the deleted keys.
 
     A partition folder holds exactly one part file; an older run that wrote ``part-1.parquet`` (or any
     leftover) would otherwise be read as extra rows. One listing covers every folder: it starts at the first
@@ -398,7 +400,12 @@ def remove_stray_keys(client: S3Client, bucket: str, keep: Sequence[str]) -> tup
     if not keep:
         return ()
     folders = sorted({_key_dir(key) + "/" for key in keep})
-    folder_set, kept = set(folders), set(keep)
+    kept = set(keep)
+
+    def in_a_folder(name: str) -> bool:  # the last folder sorting at or before `name` is the only candidate
+        at = bisect.bisect_right(folders, name) - 1
+        return at >= 0 and name.startswith(folders[at])
+
     stray: list[str] = []
     try:
         first, last = folders[0], folders[-1]  # sorted: their common prefix is every folder's
@@ -408,7 +415,7 @@ def remove_stray_keys(client: S3Client, bucket: str, keep: Sequence[str]) -> tup
         )
         for page in pages:
             listed = [item["Key"] for item in page.get("Contents", [])]
-            stray.extend(name for name in listed if name not in kept and _key_dir(name) + "/" in folder_set)
+            stray.extend(name for name in listed if name not in kept and in_a_folder(name))
             if listed and listed[-1] > last and not listed[-1].startswith(last):
                 break  # past the last folder
     except (ClientError, BotoCoreError) as exc:

@@ -191,8 +191,9 @@ def check_weekly_matches_daily(weekly: pl.DataFrame, daily: pl.DataFrame, week_s
 
     `daily` holds the week's `DAILY_KPIS` rows or their day roll-ups (`weekly.day_rollup`, one row per
     channel and local date); the outcome is the same. The sums are taken here from those rows directly, not
-    through `weekly.weekly_kpis`, so a fault in the weekly rollup shows; a measure no daily row knows counts
-    as 0 on both sides.
+    through `weekly.weekly_kpis`, so a fault in the week's rollup shows; the assets pass the day roll-ups,
+    which both sides share, so a fault inside `day_rollup` itself would not. A measure no daily row knows
+    counts as 0 on both sides.
     """
     in_week = daily.filter(localtime.week_start_expr(pl.col("local_date")) == week_start)
     columns = [*KPI_MEASURES, *KPI_MAXIMA, "days_observed", "days_interpolated"]

@@ -352,14 +352,14 @@ def _observed(
 ) -> dict[date, pl.DataFrame]:
     """`DAILY_KPIS` frames of the observed days: their exact rows, `fill_method` "observed".
 
-    Each observed partition is the full grid of its channels as `queue_interval_kpis` wrote it: sorted by
-    channel and interval, its ratios computed from its measures by the same rules (`kpis.ratio_exprs`). So
-    the day is its rows plus the three daily columns, with no sort and no ratio to compute again.
+    Each observed partition is the full grid of its channels as `queue_interval_kpis` wrote it, sorted by
+    channel and interval, so the day is its rows plus the three daily columns, with no sort. Its ratios are
+    computed again from its measures (a partition stored before a ratio existed holds that ratio null).
     """
     return {
-        day: window[day]
-        .select(pl.col(name).cast(dtype) for name, dtype in INTERVAL_KPIS.items())
-        .with_columns(
+        day: with_ratios(
+            window[day].select(pl.col(name).cast(dtype) for name, dtype in INTERVAL_KPIS.items())
+        ).with_columns(
             is_interpolated=pl.lit(False),
             fill_method=pl.lit("observed"),
             is_provisional=pl.lit(day in provisional),

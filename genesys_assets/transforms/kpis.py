@@ -12,7 +12,7 @@ every local interval of D (46, 48 or 50 half-hours on DST days). A pair with no 
 no rows; an active pair keeps its zero rows on its quiet days, so zero activity is still not a gap. The rule
 reads only stored raw partitions, so a day gets the same grid in a one-partition run and in a range run.
 
-The ratio rules live here (`with_ratios`, `totals_ratios`) and are reused by the daily, weekly and export
+The ratio rules live here (`with_ratios`, `primary_totals`) and are reused by the daily, weekly and export
 tables and the run metadata, so every figure computes AHT, average speed of answer, answer rate, abandon
 rate and service level the same way, always from summed measures.
 """
@@ -156,14 +156,14 @@ def with_ratios(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(ratio_exprs())
 
 
-def primary_channels() -> pl.Expr:
+def is_primary_channel() -> pl.Expr:
     """True for the rows an all-channel total may add up: every media type but the secondary media
     (`genesys.records.SECONDARY_MEDIA_TYPES`), which ride on a conversation counted in its own channel."""
     return ~pl.col("media_type").is_in(list(SECONDARY_MEDIA_TYPES))
 
 
 def primary_totals(frame: pl.DataFrame, measures: Sequence[str]) -> tuple[dict[str, int], dict[str, float]]:
-    """Sums of `measures` over the frame's primary channels (`primary_channels`), and each KPI ratio over
+    """Sums of `measures` over the frame's primary channels (`is_primary_channel`), and each KPI ratio over
     them from summed measures, in one pass over the frame.
 
     Rows of secondary media (co-browse, screen share, screen monitoring: they ride on a conversation that is
@@ -171,7 +171,7 @@ def primary_totals(frame: pl.DataFrame, measures: Sequence[str]) -> tuple[dict[s
     undefined for a media type leaves that type's rows out of both its sums; a ratio whose summed denominator
     is 0 is left out of the ratios.
     """
-    primary = primary_channels()
+    primary = is_primary_channel()
     exprs = [pl.col(name).filter(primary).sum().alias(name) for name in measures]
     for name, rule in RATIO_SOURCES.items():
         rows = (
@@ -186,11 +186,6 @@ def primary_totals(frame: pl.DataFrame, measures: Sequence[str]) -> tuple[dict[s
         if denominator:
             ratios[name] = float(sums[f"{name}/numerator"]) / float(denominator) / rule.divisor
     return {name: int(sums[name] or 0) for name in measures}, ratios
-
-
-def totals_ratios(frame: pl.DataFrame) -> dict[str, float]:
-    """Each KPI ratio over the whole frame's primary channels, from summed measures (see `primary_totals`)."""
-    return primary_totals(frame, ())[1]
 
 
 def sum_or_null(column: str) -> pl.Expr:

@@ -66,7 +66,13 @@ def test_a_batch_of_partitions_has_its_strays_removed_in_one_listing(s3_client: 
     days = ["2026-11-02", "2026-11-03", "2026-11-05"]  # 11-04 is not in the batch
     keys = [export_key("p", "daily", day) for day in days]
     outside = export_key("p", "daily", "2026-11-04").replace("part-0", "part-9")
-    strays = [keys[0].replace("part-0", "part-1"), keys[2].replace("part-0", "zz-leftover")]
+    strays = [
+        keys[0].replace("part-0", "part-1"),
+        keys[1].replace(
+            "part-0.parquet", "nested/part-0.parquet"
+        ),  # under a sub-folder: read by a recursive scan
+        keys[2].replace("part-0", "zz-leftover"),
+    ]
     after = export_key("p", "daily", "2026-11-06").replace("part-0", "part-1")
     lookalike = keys[2].replace("date=2026-11-05/", "date=2026-11-05-old/")
     for other in (outside, *strays, after, lookalike):

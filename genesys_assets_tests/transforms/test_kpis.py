@@ -16,7 +16,7 @@ from genesys_assets.transforms.kpis import (
     expected_grid,
     interval_kpis,
     pivot_measures,
-    totals_ratios,
+    primary_totals,
     window_days,
 )
 from genesys_assets_tests.frames import BERLIN, NY, pairs, raw_rows
@@ -214,7 +214,7 @@ def test_outbound_work_is_its_own_row_and_messaging_has_no_abandon_rate() -> Non
     assert rows[("message", "inbound")]["abandon_rate"] is None  # undefined for web messaging, not 0
     assert rows[("voice", "inbound")]["abandon_rate"] == 0.0
     # Over several channels, the abandon rate leaves messaging out of both sums.
-    ratios = totals_ratios(kpis)
+    ratios = primary_totals(kpis, ())[1]
     assert ratios["abandon_rate"] == 0.0 and ratios["answer_rate"] == pytest.approx(3 / 6)
 
 
@@ -289,7 +289,7 @@ def test_unknown_media_types_are_kept_and_listed_and_secondary_media_stay_out_of
     }
     # Email never counts an abandon in Genesys: its abandon rate is undefined, as message's is.
     assert dict(by_media.select("media_type", "abandon_rate").rows())["email"] == 0
-    ratios = totals_ratios(kpis)
+    ratios = primary_totals(kpis, ())[1]
     assert ratios["answer_rate"] == pytest.approx(8 / 15)  # chat + email + hologram offered; no co-browse
 
 
@@ -310,7 +310,10 @@ def test_the_pivot_places_each_interval_s_metrics_as_grouping_them_would() -> No
         ],
     )
     placed = pivot_measures(rows)  # rows of one interval next to each other, as flatten reads them
-    grouped = pivot_measures(rows.sample(fraction=1.0, shuffle=True, seed=7))  # split up: grouped instead
+    # q2's row between two of q1's interval 3: that interval is split up, so the rows are grouped instead.
+    split_up = pl.concat([rows[0:1], rows[5:6], rows[1:5], rows[6:]])
+    assert split_up.height == rows.height and split_up["queue_id"].to_list()[:3] == ["q1", "q2", "q1"]
+    grouped = pivot_measures(split_up)
     keys = ["local_date", "queue_id", "media_type", "direction", "interval_start"]
     assert_frame_equal(placed.sort(keys), grouped.sort(keys), check_column_order=False)
     by_interval = {(row["queue_id"], row["interval_start"].hour): row for row in placed.iter_rows(named=True)}
