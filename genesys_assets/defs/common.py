@@ -63,17 +63,11 @@ def kpi_figures(frame: pl.DataFrame) -> dict[str, dg.MetadataValue]:
     }
     for name, value in ratios.items():
         figures[name] = dg.MetadataValue.float(round(value, 6))
-    flags = [
-        *([pl.col("is_interpolated").cast(pl.Float64).mean()] if "is_interpolated" in frame.columns else []),
-        *([pl.col("is_provisional").sum()] if "is_provisional" in frame.columns else []),
-    ]
-    if flags:
-        shares = frame.select(flags).row(0, named=True)
-        if "is_interpolated" in shares:
-            share = shares["is_interpolated"]
-            figures["interpolated_share"] = dg.MetadataValue.float(round(float(share or 0.0), 6))
-        if "is_provisional" in shares:
-            figures["provisional_rows"] = dg.MetadataValue.int(int(shares["is_provisional"]))
+    if "is_interpolated" in frame.columns:
+        share = frame["is_interpolated"].mean()
+        figures["interpolated_share"] = dg.MetadataValue.float(round(float(share or 0.0), 6))
+    if "is_provisional" in frame.columns:
+        figures["provisional_rows"] = dg.MetadataValue.int(int(frame["is_provisional"].sum()))
     return figures
 
 
