@@ -28,7 +28,10 @@ pytestmark = pytest.mark.e2e
 
 RATE = 3.0  # R: requests per second the org allows (and the OAuth client's configured rate)
 BURST = 2  # the client's bucket; the org allows twice that, so jitter on the way is not refused
-DAYS = ("2026-10-01", "2026-10-18")  # one request per day and host: 36 requests, ~12 s at R (6 s per host alone)
+DAYS = (
+    "2026-10-01",
+    "2026-10-18",
+)  # one request per day and host: 36 requests, ~12 s at R (6 s per host alone)
 
 
 def _describe(result: multihost.LoadResult) -> str:

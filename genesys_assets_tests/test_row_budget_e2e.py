@@ -10,15 +10,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
+from datetime import date
 
 import dagster as dg
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from genesys_assets import config
+from genesys_assets import config, localtime
 from genesys_assets.defs import genesys_raw, lake_export, queue_kpis
-from genesys_assets_tests.pipeline_fixtures import Pipeline
+from genesys_assets.schema import KPI_MEASURES
+from genesys_assets_tests.pipeline_fixtures import Pipeline, daily_sums
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +57,23 @@ def test_a_small_row_budget_writes_the_same_objects_in_more_batches(
 
     assert small.s3_objects() == expected
     assert len(expected) == 8
+
+    # What an analyst sums, against the sandbox's own truth: each queue x channel x day, and each channel over
+    # the range (the DST day included).
+    keys = ["local_date", "queue_id", "media_type", "direction"]
+    days = [d.isoformat() for d in localtime.iter_days(date.fromisoformat(FIRST), date.fromisoformat(LAST))]
+    exported = daily_sums(pl.concat(small.export_frame("daily", day) for day in days)).sort(keys)
+    truth = small.sandbox.truth.daily_frame(date.fromisoformat(FIRST), date.fromisoformat(LAST)).sort(keys)
+    assert exported.height == truth.height > 0
+    assert exported.select(truth.columns).equals(truth)
+    channel = ["media_type", "direction"]
+    measures = [name for name in KPI_MEASURES if name in truth.columns]
+    assert (
+        exported.group_by(channel)
+        .agg(pl.col(measures).sum())
+        .sort(channel)
+        .equals(truth.group_by(channel).agg(pl.col(measures).sum()).sort(channel))
+    )
     for day in (FIRST, "2026-03-08", LAST):
         name = f"{day}.parquet"
         stored, reference = (
