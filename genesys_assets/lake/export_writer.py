@@ -8,19 +8,12 @@ DuckDB, Athena and Spark read as one table. `put_partition_object` writes it wit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
 from datetime import date
-from typing import Final, Literal
+from typing import Final, Literal, Unpack
 
 from genesys_assets import localtime
-from genesys_assets.lake.s3 import (
-    PARQUET_CONTENT_TYPE,
-    ExportedObject,
-    S3Client,
-    ServerSideEncryption,
-    put_object,
-    remove_stray_keys,
-)
+from genesys_assets.lake.s3 import ExportedObject, PutOptions, S3Client, put_object, remove_stray_keys
 
 Grain = Literal["daily", "weekly"]
 
@@ -67,14 +60,11 @@ def put_partition_object(
     key: str,
     body: bytes,
     *,
-    sse: ServerSideEncryption = "AES256",
-    kms_key_id: str | None = None,
-    tags: Mapping[str, str] | None = None,
-    content_type: str = PARQUET_CONTENT_TYPE,
-    bucket_setting: str = "EXPORT_S3_BUCKET",
     remove_strays: bool = True,
+    **options: Unpack[PutOptions],
 ) -> ExportedObject:
-    """Write one export partition object and remove any other object in its partition folder.
+    """Write one export partition object (`put_object`, with its ``options``) and remove any other object in
+    its partition folder.
 
     The PUT overwrites in place, so re-running a partition is idempotent (same frame, same bytes, same
     object content; a versioned bucket keeps the older versions). Strays are deleted only after the new
@@ -83,24 +73,6 @@ def put_partition_object(
     every object is in place. Needs s3:PutObject, s3:PutObjectTagging, s3:ListBucket and s3:DeleteObject
     (and kms:GenerateDataKey with aws:kms).
     """
-    written = put_object(
-        client,
-        bucket,
-        key,
-        body,
-        sse=sse,
-        kms_key_id=kms_key_id,
-        tags=tags,
-        content_type=content_type,
-        bucket_setting=bucket_setting,
-    )
+    written = put_object(client, bucket, key, body, **options)
     removed = remove_stray_keys(client, bucket, [key]) if remove_strays else ()
-    return ExportedObject(
-        uri=written.uri,
-        key=written.key,
-        bytes=written.bytes,
-        sha256_b64=written.sha256_b64,
-        etag=written.etag,
-        version_id=written.version_id,
-        removed_keys=removed,
-    )
+    return dataclasses.replace(written, removed_keys=removed)

@@ -155,6 +155,13 @@ def to_arrow_table(df: pl.DataFrame, schema: pl.Schema | None = None) -> pa.Tabl
     return pa.Table.from_arrays(columns, schema=target).combine_chunks()
 
 
+def _check_compression(compression: str) -> None:
+    if compression not in COMPRESSIONS:
+        raise ValueError(
+            f"Compression {compression!r} is not supported; use one of {', '.join(COMPRESSIONS)}."
+        )
+
+
 def parquet_bytes(
     df: pl.DataFrame,
     *,
@@ -168,10 +175,7 @@ def parquet_bytes(
     the frame's own schema is used (naive datetimes are still refused). ``compression`` is ``snappy``
     (default) or ``zstd`` (level 3).
     """
-    if compression not in COMPRESSIONS:
-        raise ValueError(
-            f"Compression {compression!r} is not supported; use one of {', '.join(COMPRESSIONS)}."
-        )
+    _check_compression(compression)
     table = to_arrow_table(df, schema)
     sink = io.BytesIO()
     pq.write_table(
@@ -199,10 +203,7 @@ def lake_parquet_bytes(df: pl.DataFrame, *, compression: Compression = "snappy")
     checks them (a naive datetime or an unsupported type raises :class:`ParquetSchemaError` naming the
     column). The export objects, which warehouses load, keep :func:`parquet_bytes`.
     """
-    if compression not in COMPRESSIONS:
-        raise ValueError(
-            f"Compression {compression!r} is not supported; use one of {', '.join(COMPRESSIONS)}."
-        )
+    _check_compression(compression)
     arrow_schema(df.schema)
     sink = io.BytesIO()
     df.write_parquet(

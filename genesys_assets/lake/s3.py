@@ -28,7 +28,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from botocore.exceptions import (
@@ -54,6 +54,8 @@ _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
 _CREDENTIAL_CODES: Final = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
 )
+# What S3 answers for a key with no object (GetObject: NoSuchKey; HeadObject, which has no body: 404 or NotFound).
+_MISSING_CODES: Final = frozenset({"NoSuchKey", "404", "NotFound"})
 _CHECKSUM_CODES: Final = frozenset({"BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch"})
 _KMS_CODES: Final = frozenset(
     {
@@ -304,6 +306,16 @@ def _map_error(
 # --------------------------------------------------------------------------------------------------- operations
 
 
+class PutOptions(TypedDict, total=False):
+    """The keyword options of `put_object`, for the functions that pass them on."""
+
+    sse: ServerSideEncryption
+    kms_key_id: str | None
+    tags: Mapping[str, str] | None
+    content_type: str
+    bucket_setting: str
+
+
 def put_object(
     client: S3Client,
     bucket: str,
@@ -442,6 +454,15 @@ def remove_stray_keys(client: S3Client, bucket: str, keep: Sequence[str]) -> tup
     return tuple(sorted(stray))
 
 
+def _missing_or_mapped(
+    exc: ClientError | BotoCoreError, *, operation: str, bucket: str, key: str, bucket_setting: str
+) -> ExportError | None:
+    """None when S3 answered that the object does not exist; otherwise the error to raise, naming the fix."""
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+        return None
+    return _map_error(exc, operation=operation, bucket=bucket, key=key, bucket_setting=bucket_setting)
+
+
 def get_object_bytes(
     client: S3Client, bucket: str, key: str, *, bucket_setting: str = "EXPORT_S3_BUCKET"
 ) -> bytes | None:
@@ -449,16 +470,13 @@ def get_object_bytes(
     try:
         response = client.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         return response["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+    except (ClientError, BotoCoreError) as exc:
+        error = _missing_or_mapped(
+            exc, operation="GetObject", bucket=bucket, key=key, bucket_setting=bucket_setting
+        )
+        if error is None:
             return None
-        raise _map_error(
-            exc, operation="GetObject", bucket=bucket, key=key, bucket_setting=bucket_setting
-        ) from None
-    except BotoCoreError as exc:
-        raise _map_error(
-            exc, operation="GetObject", bucket=bucket, key=key, bucket_setting=bucket_setting
-        ) from None
+        raise error from None
 
 
 def object_exists(
@@ -468,13 +486,10 @@ def object_exists(
     try:
         client.head_object(Bucket=bucket, Key=key)
         return True
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+    except (ClientError, BotoCoreError) as exc:
+        error = _missing_or_mapped(
+            exc, operation="HeadObject", bucket=bucket, key=key, bucket_setting=bucket_setting
+        )
+        if error is None:
             return False
-        raise _map_error(
-            exc, operation="HeadObject", bucket=bucket, key=key, bucket_setting=bucket_setting
-        ) from None
-    except BotoCoreError as exc:
-        raise _map_error(
-            exc, operation="HeadObject", bucket=bucket, key=key, bucket_setting=bucket_setting
-        ) from None
+        raise error from None

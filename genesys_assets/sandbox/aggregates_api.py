@@ -98,17 +98,25 @@ class AggregatesApi:
                 field_name="filter",
             )
 
-    def handle_query(self, body: bytes) -> Reply:
-        cfg = self._config
-        query = parse_query(parse_json(body))
-        if query.days_long > cfg.max_query_days + 1 / 24:
+    def _accepted(self, query: AggregateQuery, max_days: int, what: str) -> AggregateQuery:
+        """The query, once its interval fits `max_days` (an hour of slack for DST), its queue filter the
+        predicate limit, and no outage day is in it; otherwise the 400 or 503 Genesys would answer."""
+        if query.days_long > max_days + 1 / 24:
             raise bad_request(
-                f"The interval is longer than the maximum of {cfg.max_query_days} days for a synchronous "
-                "aggregates query. Split it into shorter intervals or submit an aggregates job.",
+                f"The interval is longer than the maximum of {max_days} days for {what}",
                 field_name="interval",
             )
         self._check_predicates(query)
         self._check_outage(query)
+        return query
+
+    def handle_query(self, body: bytes) -> Reply:
+        cfg = self._config
+        query = self._accepted(
+            parse_query(parse_json(body)),
+            cfg.max_query_days,
+            "a synchronous aggregates query. Split it into shorter intervals or submit an aggregates job.",
+        )
         tables = compute(self._org, query, float_stats=cfg.float_stats)
         entries = sum(rows.cell.size for _, _, rows in tables.tables)
         if cfg.max_answer_entries is not None and entries > cfg.max_answer_entries:
@@ -121,15 +129,11 @@ class AggregatesApi:
 
     def handle_job_create(self, body: bytes) -> Reply:
         cfg = self._config
-        query = parse_query(parse_json(body), is_job=True)
-        if query.days_long > cfg.max_job_days + 1 / 24:
-            raise bad_request(
-                f"The interval is longer than the maximum of {cfg.max_job_days} days for an aggregates job. "
-                "Split it into shorter jobs.",
-                field_name="interval",
-            )
-        self._check_predicates(query)
-        self._check_outage(query)
+        query = self._accepted(
+            parse_query(parse_json(body), is_job=True),
+            cfg.max_job_days,
+            "an aggregates job. Split it into shorter jobs.",
+        )
         now = datetime.now(UTC)
         job = Job(
             id=str(uuid.uuid4()),

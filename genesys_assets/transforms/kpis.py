@@ -230,7 +230,7 @@ def window_days(days: Sequence[date], window_days: int) -> list[date]:
     return [first - timedelta(days=back) for back in range(window_days - 1, 0, -1)]
 
 
-def channels_by_day(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
+def channels_by_day(frames: Iterable[pl.DataFrame | pl.LazyFrame]) -> pl.DataFrame:
     """The distinct local_date + `CHANNEL_KEYS` of raw rows of complete groups: which channels had traffic on
     which day (the input of `active_pairs`), small enough to carry across a range run's batches."""
     parts = [frame.lazy().filter(complete_group()).select("local_date", *CHANNEL_KEYS) for frame in frames]
@@ -247,7 +247,7 @@ def active_pairs(raw: pl.DataFrame | pl.LazyFrame, days: Sequence[date], window_
     """
     if window_days < 1:
         raise ValueError(f"window_days must be at least 1, got {window_days}.")
-    seen = raw.lazy().filter(complete_group()).select("local_date", *CHANNEL_KEYS).unique().collect()
+    seen = channels_by_day([raw])
     targets = pl.DataFrame({"target": sorted(set(days))}, schema={"target": pl.Date})
     return (
         targets.join(seen, how="cross")
