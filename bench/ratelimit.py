@@ -238,12 +238,14 @@ def hosts(args: argparse.Namespace) -> int:
     """Shared PostgreSQL bucket vs per-host file buckets, two worker hosts, real daily-job runs."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from genesys_assets_tests import multihost
+    from genesys_assets_tests.sandbox_fixtures import org_burst
 
     rate, burst = args.rate, CLIENT_BURST
+    server_burst = org_burst(rate, burst)
     first = date(2026, 10, 1)
     days = (first.isoformat(), (first + timedelta(days=args.days - 1)).isoformat())
     print(
-        f"rate-limit bench, two hosts: org limit R = {rate:g} requests/s (burst {2 * burst}); clients at R, "
+        f"rate-limit bench, two hosts: org limit R = {rate:g} requests/s (burst {server_burst}); clients at R, "
         f"burst {burst}; each host one run of genesys_daily_job over {args.days} days (one request a day)",
         flush=True,
     )
@@ -251,7 +253,7 @@ def hosts(args: argparse.Namespace) -> int:
     with (
         multihost.three_hosts() as machine,
         multihost.services_on(
-            machine, rate=rate, burst=2 * burst, days=("2026-09-01", "2026-12-31")
+            machine, rate=rate, burst=server_burst, days=("2026-09-01", "2026-12-31")
         ) as services,
     ):
         shared, per_host = multihost.compare_buckets(machine, services, rate=rate, burst=burst, days=days)

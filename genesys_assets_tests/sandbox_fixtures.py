@@ -7,7 +7,8 @@ The suite's conftest loads them as a pytest plugin; name them as test arguments:
 * ``make_sandbox``: ``make_sandbox(**knobs)`` starts another server whose config is
   `DEFAULT_SANDBOX_CONFIG` with the knobs changed; every server it started stops after the test.
 
-Helpers: :func:`client_settings` (Genesys client settings for a sandbox org), :func:`sandbox_token` (a bearer token over HTTP), :func:`sandbox_http` (an httpx client with the
+Helpers: :func:`org_burst` (the org's bucket for a test that asserts no 429 under a client's budget),
+:func:`client_settings` (Genesys client settings for a sandbox org), :func:`sandbox_token` (a bearer token over HTTP), :func:`sandbox_http` (an httpx client with the
 token set), :func:`aggregates_body` (a pipeline-style aggregates query over local days),
 :func:`daily_measures` (an answer's buckets summed per queue x media type x direction x local date in KPI
 names, maxima taken, to compare with ``sandbox.truth.daily_totals``).
@@ -15,6 +16,7 @@ names, maxima taken, to compare with ``sandbox.truth.daily_totals``).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
@@ -40,6 +42,7 @@ __all__ = [
     "client_settings",
     "daily_measures",
     "make_sandbox",
+    "org_burst",
     "sandbox",
     "sandbox_http",
     "sandbox_token",
@@ -57,6 +60,17 @@ DEFAULT_SANDBOX_CONFIG = SandboxConfig(
     end_date=date(2026, 12, 31),
     conversations_per_queue_day=40,
 )
+
+
+def org_burst(rate: float, client_burst: int) -> int:
+    """The burst of an org that must not refuse a client keeping to `rate` requests/s with `client_burst`.
+
+    The client takes a token before it sends; the org counts a request when its handler thread runs. On a
+    loaded 2-core machine the two can be a second or more apart, and requests delayed unevenly arrive
+    closer together than their tokens were taken. The org's bucket holds the client's burst plus 2 s of
+    tokens at `rate` for that. Tests still bound the requests over their whole window by the client's budget.
+    """
+    return client_burst + math.ceil(2 * rate)
 
 
 def client_settings(server: SandboxServer, rate_limit_dir: Path, **overrides: Any) -> GenesysSettings:

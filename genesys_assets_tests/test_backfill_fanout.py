@@ -53,6 +53,7 @@ from genesys_assets.defs.resources import build_resources
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.pipeline_fixtures import Pipeline, pipeline_env
 from genesys_assets_tests.s3_fixtures import s3_client_for
+from genesys_assets_tests.sandbox_fixtures import org_burst
 from genesys_assets_tests.ui_helpers import ServiceProcess, max_overlap, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -65,8 +66,8 @@ FIRST, LAST = date(2026, 1, 5), date(2026, 1, 24)  # 20 days: 2 runs of raw data
 DAYS = [(FIRST + timedelta(days=n)).isoformat() for n in range((LAST - FIRST).days + 1)]
 CONCURRENT_RUNS = 3
 # The OAuth client's budget (requests/s, bucket size), low enough that the raw steps of several runs wait on
-# it. The org refuses beyond the rate with twice the burst, so jitter on the way is not refused (as
-# test_multihost.py).
+# it. The org refuses beyond the rate with `org_burst` (the client's burst plus 2 s at the rate), so delays on
+# the way are not refused (as test_multihost.py).
 RATE, BURST = 3.0, 2
 # The capped deployment fetches in 2-day queries (one run: 7-day queries), so its runs send enough requests
 # to meet the budget together, and the exports must not depend on how the days were fetched either.
@@ -122,7 +123,7 @@ def _instance_yaml() -> dict[str, Any]:
 
 @pytest.fixture
 def capped(make_sandbox: Callable[..., SandboxServer], moto_s3: str, tmp_path: Path) -> Iterator[Capped]:
-    sandbox = make_sandbox(requests_per_second=RATE, burst=2 * BURST)
+    sandbox = make_sandbox(requests_per_second=RATE, burst=org_burst(RATE, BURST))
     root = tmp_path / "capped"
     home = root / "dagster_home"
     home.mkdir(parents=True)
@@ -199,7 +200,7 @@ class RequestSampler:
 
     def worst_excess(self) -> float:
         """The most requests any stretch between two samples held beyond RATE x its length (the client's
-        bucket allows BURST beyond it, the org's twice that)."""
+        bucket allows BURST beyond it, the org `org_burst`)."""
         excess = 0.0
         for i, (start, first, _) in enumerate(self.samples):
             for end, last, _ in self.samples[i + 1 :]:
@@ -369,4 +370,4 @@ def test_capped_backfill_exports_the_single_run_bytes_within_the_rate_budget(
     assert stats["http_429"] == 0 and all(refused == 0 for _, _, refused in sampler.samples)
     assert requests <= RATE * window_s + BURST + 1  # +1: counters sampled every 0.1 s
     assert requests / window_s >= 0.5 * RATE  # the runs used the budget, so it was put to the test
-    assert excess <= 2 * BURST  # no stretch beyond what the org's bucket holds
+    assert excess <= org_burst(RATE, BURST)  # no stretch beyond what the org's bucket holds
