@@ -48,6 +48,9 @@ ASSETS = [
 DEMO_READY_S = 300  # three days materialized in-process, then `dagster dev` loads (about 90 s on 2 cores)
 RUN_TIMEOUT_MS = 180_000
 BACKFILL_TIMEOUT_S = 300  # the backfill daemon looks for new backfills every 30 s
+# How long an `expect` waits for the UI to show something (Playwright's default is 5 s). The UI renders in a
+# few seconds, slower while the rest of the suite loads both cores; waiting longer costs nothing when it is fast.
+expect.set_options(timeout=30_000)
 
 
 @dataclass

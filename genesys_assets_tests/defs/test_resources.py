@@ -65,8 +65,8 @@ def test_resource_reads_env_vars_and_hands_out_clients(
 
 def test_client_package_imports_fast_without_dagster_sdk_or_polars() -> None:
     code = (
-        "import sys, time; t = time.perf_counter(); import genesys_assets.genesys; "
-        "print(time.perf_counter() - t); "
+        "import sys, time; t = time.process_time(); import genesys_assets.genesys; "
+        "print(time.process_time() - t); "
         "print(','.join(m for m in sys.modules if m.split('.')[0] in "
         "('dagster', 'PureCloudPlatformClientV2', 'polars', 'pandas')))"
     )
@@ -74,6 +74,6 @@ def test_client_package_imports_fast_without_dagster_sdk_or_polars() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split("\n")
     seconds, heavy = float(out[0]), out[1]
-    print(f"\nimport genesys_assets.genesys: {seconds:.3f} s")
+    print(f"\nimport genesys_assets.genesys: {seconds:.3f} s of CPU")
     assert heavy == ""
-    assert seconds < 1.0
+    assert seconds < 1.0  # CPU, not wall time: a loaded machine delays the import without making it heavier
