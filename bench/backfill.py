@@ -491,9 +491,11 @@ def parent(args: argparse.Namespace) -> int:
             assert same, f"the export objects of the code in {args.baseline} and of this code differ"
             # More pairs, each side on a fresh lake, alternating which goes first: on a shared machine the
             # least CPU each side needed is the fairer figure.
+            # The first pair ran this code first, so odd pairs start with the code in DIR.
+            sides = [("baseline", before_code, extra_before), ("single", REPO, extra_after)]
             for pair in range(1, args.pairs):
-                extra_before.append(single_run(f"baseline-{pair}", before_code).last_json())
-                extra_after.append(single_run(f"single-{pair}", REPO).last_json())
+                for name, code, figures in sides if pair % 2 else sides[::-1]:
+                    figures.append(single_run(f"{name}-{pair}", code).last_json())
 
         # (c) the last 31 days as one run, for its peak memory
         month_first = max(first, last - timedelta(days=30))

@@ -45,13 +45,14 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.storage.dagster_run import RunRecord, RunsFilter
 
-from genesys_assets import config
+from genesys_assets import config, localtime
 from genesys_assets.definitions import defs
 from genesys_assets.defs.automation import DAILY_ASSETS
 from genesys_assets.defs.partitions import daily_partitions
 from genesys_assets.defs.resources import build_resources
 from genesys_assets.sandbox import SandboxServer
 from genesys_assets_tests.pipeline_fixtures import Pipeline, pipeline_env
+from genesys_assets_tests.reliability_helpers import bucket_objects
 from genesys_assets_tests.s3_fixtures import s3_client_for
 from genesys_assets_tests.sandbox_fixtures import org_burst
 from genesys_assets_tests.ui_helpers import ServiceProcess, max_overlap, wait_until
@@ -63,7 +64,7 @@ DEPLOY_YAML = REPO / "deploy" / "dagster.yaml"
 LOCATION = "genesys_assets"
 CAP = 10  # days per run
 FIRST, LAST = date(2026, 1, 5), date(2026, 1, 24)  # 20 days: 2 runs of raw data, windows of 28 and 15 days
-DAYS = [(FIRST + timedelta(days=n)).isoformat() for n in range((LAST - FIRST).days + 1)]
+DAYS = [day.isoformat() for day in localtime.iter_days(FIRST, LAST)]
 CONCURRENT_RUNS = 3
 # The OAuth client's budget (requests/s, bucket size), low enough that the raw steps of several runs wait on
 # it. The org refuses beyond the rate with `org_burst` (the client's burst plus 2 s at the rate), so delays on
@@ -162,17 +163,9 @@ def capped(make_sandbox: Callable[..., SandboxServer], moto_s3: str, tmp_path: P
         daemon.stop()
 
 
-def _object_digests(client: Any, bucket: str) -> dict[str, str]:
+def _object_digests(endpoint: str, bucket: str) -> dict[str, str]:
     """Every object of the bucket: key -> sha256 of its body."""
-    keys = [
-        item["Key"]
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        for item in page.get("Contents", [])
-    ]
-    return {
-        key: hashlib.sha256(client.get_object(Bucket=bucket, Key=key)["Body"].read()).hexdigest()
-        for key in keys
-    }
+    return {key: hashlib.sha256(body).hexdigest() for key, body in bucket_objects(endpoint, bucket).items()}
 
 
 class RequestSampler:
@@ -219,7 +212,7 @@ def _run_partitions(record: RunRecord) -> list[str]:
     tags = record.dagster_run.tags
     if RANGE_START in tags:
         first, last = date.fromisoformat(tags[RANGE_START]), date.fromisoformat(tags[RANGE_END])
-        return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+        return [day.isoformat() for day in localtime.iter_days(first, last)]
     return [tags["dagster/partition"]]
 
 
@@ -343,8 +336,7 @@ def test_capped_backfill_exports_the_single_run_bytes_within_the_rate_budget(
     raw_windows = _raw_step_windows(instance, list(statuses))
 
     # Byte-identical exports: every daily object, by the sha256 of its body.
-    client = s3_client_for(moto_s3)
-    one_run, fanned_out = _object_digests(client, single.bucket), _object_digests(client, capped.bucket)
+    one_run, fanned_out = _object_digests(moto_s3, single.bucket), _object_digests(moto_s3, capped.bucket)
     assert len(one_run) == len(DAYS)
     assert fanned_out == one_run
 

@@ -104,13 +104,10 @@ def week_day_rollups(queue_kpis_daily: StoredPartitions, week_key: str) -> pl.Da
     """The day roll-ups (`weekly.day_rollup`) of the stored daily partitions of the week `week_key`, in date
     order.
 
-    Each day is read alone, for `weekly.DAY_ROLLUP_COLUMNS` only, and rolled up before the next is read, so
-    one day's interval rows are held at a time; the roll-ups are a few rows per channel.
+    Each day is read alone, for `weekly.DAY_ROLLUP_COLUMNS` only, and rolled up before the next is read
+    (`StoredPartitions.reduced`), so one day's interval rows are held at a time; the roll-ups are a few rows
+    per channel.
     """
-    keys = [day.isoformat() for day in localtime.week_days(week_key)]
-    parts = [
-        weekly.day_rollup(queue_kpis_daily.load([key], columns=weekly.DAY_ROLLUP_COLUMNS)[key])
-        for key in keys
-        if key in queue_kpis_daily
-    ]
+    keys = (day.isoformat() for day in localtime.week_days(week_key))
+    parts = queue_kpis_daily.reduced(keys, weekly.day_rollup, columns=weekly.DAY_ROLLUP_COLUMNS)
     return pl.concat(parts) if parts else pl.DataFrame(schema=weekly.DAY_ROLLUP)

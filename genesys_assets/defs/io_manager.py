@@ -39,7 +39,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 import polars as pl
@@ -63,6 +63,7 @@ COLUMNS = "columns"
 _IO_THREADS = 8
 _LIST_LIMIT = 10
 _DEFAULTS = LakeSettings()
+T = TypeVar("T")
 
 RunFigures = Mapping[str, Any] | None
 """What a generator of batches returns: metadata for the whole output, or None."""
@@ -149,6 +150,16 @@ class StoredPartitions(Mapping[str, pl.DataFrame]):
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def reduced(
+        self, keys: Iterable[str], reduce: Callable[[pl.DataFrame], T], columns: Sequence[str] | None = None
+    ) -> list[T]:
+        """`reduce` of each of those of `keys` that exist (only `columns`, when given), in the order given.
+
+        One partition is read at a time and dropped once reduced, so only the reduced results add up: a
+        step that needs a little of many partitions (a window's channels, a week's day roll-ups) holds one.
+        """
+        return [reduce(self._read(key, columns)) for key in dict.fromkeys(keys) if key in self._present]
 
     def load(self, keys: Iterable[str], columns: Sequence[str] | None = None) -> dict[str, pl.DataFrame]:
         """The frames of those of `keys` that exist (only `columns`, when given), read in parallel, in the

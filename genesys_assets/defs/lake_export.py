@@ -39,9 +39,7 @@ class _ExportWriter:
 
     def write(self, frames: dict[str, pl.DataFrame], schema: pl.Schema) -> None:
         def put(key: str) -> ExportedObject:
-            return self.export_s3.write(
-                frames[key], schema, self.grain, key, run_id=self.context.run.run_id, remove_strays=False
-            )
+            return self.export_s3.write(frames[key], schema, self.grain, key, run_id=self.context.run.run_id)
 
         with (
             permanent_failures_not_retried(self.context),

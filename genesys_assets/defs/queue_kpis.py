@@ -74,13 +74,15 @@ def queue_interval_kpis(
         # Days are transformed a batch at a time (a few polars queries per batch instead of a few per day), as
         # many days as fit the row budget; each batch is split into one frame per partition and written
         # before the next is read. The channels seen on each day of the trailing window are carried from one
-        # batch to the next, so each raw day is read once, for its channel keys only, before the first batch.
+        # batch to the next, so each raw day is read once, for its channel keys only, before the first batch
+        # (one earlier day at a time: only its distinct channels are kept).
         window = SETTINGS.pipeline.channel_window_days
-        earlier = raw_queue_aggregates.load(
+        earlier = raw_queue_aggregates.reduced(
             (day.isoformat() for day in kpis.window_days(days, window)),
+            lambda frame: kpis.channels_by_day([frame]),
             columns=["local_date", *kpis.CHANNEL_KEYS],
         )
-        seen = kpis.channels_by_day(earlier.values())
+        seen = pl.concat([kpis.channels_by_day([]), *earlier])
         plan = RowBudgetBatches(days, SETTINGS.pipeline.batch_rows)
         for batch in plan:
             keys = [day.isoformat() for day in batch]

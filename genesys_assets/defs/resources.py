@@ -143,10 +143,9 @@ class S3ExportResource(dg.ConfigurableResource):
         partition_key: str,
         *,
         run_id: str,
-        remove_strays: bool = True,
     ) -> ExportedObject:
-        """Write one partition's frame as the Parquet object of its grain and key; see `put_partition_object`
-        (``remove_strays=False`` leaves the partition folder's strays to `remove_strays`)."""
+        """Write one partition's frame as the Parquet object of its grain and key; see `put_partition_object`.
+        Other objects in the partition's folder are left to `remove_strays`, called once for a whole batch."""
         settings = self.settings()
         body = parquet_bytes(frame, compression=settings.compression, schema=schema)
         return put_partition_object(
@@ -162,7 +161,7 @@ class S3ExportResource(dg.ConfigurableResource):
                 "partition": partition_key,
                 "run_id": run_id,
             },
-            remove_strays=remove_strays,
+            remove_strays=False,
         )
 
     def remove_strays(self, grain: str, partition_keys: Sequence[str]) -> tuple[str, ...]:

@@ -181,14 +181,15 @@ class RangeFetching:
         queue_ids: Sequence[str] | None = None,
         mode: FetchMode | None = None,
         max_chunk_rows: int | None = None,
-        buckets_per_day: int = 48,
+        granularity: str = "PT30M",
     ) -> FetchPlan:
         """The chunks and mode `fetch_aggregates` would use for local days first_day..last_day.
 
         With ``max_chunk_rows``, a chunk's answer holds at most about that many group x bucket rows: the
         groups are counted first (`count_groups`, one call, unless every chunk is a single day anyway) and a
-        chunk gets at most ``max_chunk_rows // (groups x buckets_per_day)`` days (at least one). A large org then
-        takes shorter queries, so what a caller holds of an answer does not grow with the org.
+        chunk gets at most ``max_chunk_rows // (groups x buckets a day)`` days (at least one). The buckets are
+        those of ``granularity``; one a day for a granularity outside the pipeline's (the client takes any). A
+        large org then takes shorter queries, so what a caller holds of an answer does not grow with the org.
 
         ``mode`` (default: the ``fetch_mode`` setting; ``auto`` plans) forces synchronous queries or jobs.
         When jobs could be cheaper than synchronous queries even at one result page each, the groups a job
@@ -200,36 +201,35 @@ class RangeFetching:
         zone(timezone)
         forced = mode or (None if self.settings.fetch_mode == "auto" else self.settings.fetch_mode)
 
-        cap: int | None = None  # the longest chunk that holds at most max_chunk_rows
+        def planned(groups: int | None, cap: int | None) -> FetchPlan:
+            # what the org accepted so far (the group count may have been refused as too large), and at most
+            # `cap` days a chunk when the chunks are sized by rows
+            def capped(days: int) -> int:
+                return days if cap is None else min(cap, days)
 
-        def planned(groups: int | None) -> FetchPlan:
-            # what the org accepted so far (the group count may have been refused as too large)
-            query_days = self._query_days(self.settings.max_sync_query_days)
             return plan_fetch(
                 first_day,
                 last_day,
                 timezone,
-                max_sync_query_days=query_days if cap is None else min(cap, query_days),
-                max_job_days=self.settings.max_job_days
-                if cap is None
-                else min(cap, self.settings.max_job_days),
+                max_sync_query_days=capped(self._query_days(self.settings.max_sync_query_days)),
+                max_job_days=capped(self.settings.max_job_days),
                 job_page_size=self.settings.job_page_size,
                 expected_groups=groups,
                 mode=forced,  # type: ignore[arg-type]
             )
 
         probe_first = max(first_day, last_day - timedelta(days=self.settings.max_sync_query_days - 1))
-        groups: int | None = None
-        cheapest = planned(None)
-        if max_chunk_rows is not None and max(chunk.days for chunk in cheapest.chunks) > 1:
-            # Only chunks of several days can be shortened: one-day chunks need no count.
-            groups = self.count_groups(probe_first, last_day, timezone=timezone, queue_ids=queue_ids)
-            cap = max(1, max_chunk_rows // max(1, groups * buckets_per_day))
-        if groups is None and (forced is not None or cheapest.mode == "sync"):
+        cheapest = planned(None, None)
+        # Only chunks of several days can be shortened: one-day chunks need no count.
+        sized = max_chunk_rows is not None and max(chunk.days for chunk in cheapest.chunks) > 1
+        if not sized and (forced is not None or cheapest.mode == "sync"):
             return cheapest
-        if groups is None:
-            groups = self.count_groups(probe_first, last_day, timezone=timezone, queue_ids=queue_ids)
-        chosen = planned(groups)
+        groups = self.count_groups(probe_first, last_day, timezone=timezone, queue_ids=queue_ids)
+        cap: int | None = None  # the longest chunk that holds at most max_chunk_rows
+        if sized and max_chunk_rows is not None:
+            buckets_per_day = MINUTES_PER_DAY // GRANULARITY_MINUTES.get(granularity, MINUTES_PER_DAY)
+            cap = max(1, max_chunk_rows // max(1, groups * buckets_per_day))
+        chosen = planned(groups, cap)
         bounded = f", chunks of at most {cap} day(s) to hold {max_chunk_rows} rows" if cap is not None else ""
         self.log.info(
             f"{groups} queue x media type x direction groups with traffic in {probe_first}..{last_day}: "
@@ -295,8 +295,7 @@ class RangeFetching:
             queue_ids=queue_ids,
             mode=mode,
             max_chunk_rows=None if max_rows_held is None else max(1, max_rows_held // (in_flight + 1)),
-            # a granularity outside the pipeline's (the client takes any) counts as one bucket a day
-            buckets_per_day=MINUTES_PER_DAY // GRANULARITY_MINUTES.get(granularity, MINUTES_PER_DAY),
+            granularity=granularity,
         )
         return self._iter_plan(
             plan, timezone, granularity, queue_ids, metrics, on_progress, read_answer, combine, in_flight

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import bisect
 import hashlib
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -406,12 +407,15 @@ def remove_stray_keys(client: S3Client, bucket: str, keep: Sequence[str]) -> tup
     ListObjectsV2 call (a page per 1,000 keys), not one per partition. Refuses keys at the bucket root, whose
     folder is the whole bucket.
     """
+    folders_of_keys = set()
     for key in keep:
-        if not _key_dir(key):
+        folder = _key_dir(key)
+        if not folder:
             raise ValueError(f"Key {key!r} has no folder; refusing to clean up the bucket root.")
-    if not keep:
+        folders_of_keys.add(folder + "/")
+    if not folders_of_keys:
         return ()
-    folders = sorted({_key_dir(key) + "/" for key in keep})
+    folders = sorted(folders_of_keys)
     kept = set(keep)
 
     def in_a_folder(name: str) -> bool:  # the last folder sorting at or before `name` is the only candidate
@@ -421,9 +425,10 @@ def remove_stray_keys(client: S3Client, bucket: str, keep: Sequence[str]) -> tup
     stray: list[str] = []
     try:
         first, last = folders[0], folders[-1]  # sorted: their common prefix is every folder's
-        shared = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), len(first))
+        # Character by character, as S3 matches a prefix (not path components).
+        prefix = os.path.commonprefix([first, last])  # noqa: RUF071
         pages = client.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=first[:shared], StartAfter=first
+            Bucket=bucket, Prefix=prefix, StartAfter=first
         )
         for page in pages:
             listed = [item["Key"] for item in page.get("Contents", [])]

@@ -133,7 +133,7 @@ def _neighbour_offer(
         single = slots.filter((pl.col("fold") == 0) & (pl.len().over("wall_minute") == 1))
         slots = pl.concat([slots, single.with_columns(fold=pl.lit(1, dtype=pl.Int8))])
     values = (
-        frame.select(*CHANNEL_KEYS, "interval_start", *KPI_MEASURES)
+        frame.select(NEIGHBOUR_COLUMNS)
         .cast({m: pl.Int64 for m in KPI_MEASURES})
         .with_columns(__present=pl.lit(True))
     )

@@ -21,7 +21,7 @@ from typing import Final
 import polars as pl
 
 from genesys_assets import localtime
-from genesys_assets.schema import FILL_METHODS, KPI_MAXIMA, KPI_MEASURES, WEEKLY_KPIS
+from genesys_assets.schema import DAILY_KPIS, FILL_METHODS, KPI_MAXIMA, KPI_MEASURES, WEEKLY_KPIS
 from genesys_assets.transforms.kpis import CHANNEL_KEYS, rollup_exprs, with_ratios
 
 # The columns of a `DAILY_KPIS` partition that `day_rollup` reads: no interval instants, no ratios.
@@ -35,17 +35,9 @@ DAY_ROLLUP_COLUMNS: Final[tuple[str, ...]] = (
     "is_provisional",
 )
 
-# One row per queue x media type x direction x local date: the day's summed measures and maxima.
-DAY_ROLLUP: Final = pl.Schema(
-    {
-        "local_date": pl.Date,
-        **dict.fromkeys(CHANNEL_KEYS, pl.String),
-        **dict.fromkeys((*KPI_MEASURES, *KPI_MAXIMA), pl.Int64),
-        "is_interpolated": pl.Boolean,
-        "fill_method": pl.String,
-        "is_provisional": pl.Boolean,
-    }
-)
+# One row per queue x media type x direction x local date: the day's summed measures and maxima, typed as in
+# the daily table.
+DAY_ROLLUP: Final = pl.Schema({name: DAILY_KPIS[name] for name in DAY_ROLLUP_COLUMNS})
 
 
 def day_fill_method() -> pl.Expr:

@@ -390,3 +390,21 @@ def test_s3_mode_range_run_and_window(
     assert totals_run.success
     body = s3_client.get_object(Bucket=s3_bucket, Key="lake/totals.parquet")["Body"].read()
     assert read_parquet_bytes(body)["days"].to_list() == [3]
+
+
+def test_reduced_reads_one_partition_at_a_time_and_keeps_only_the_results() -> None:
+    events: list[str] = []
+
+    def read(key: str, columns: object) -> pl.DataFrame:
+        events.append(f"read {key} {columns}")
+        return pl.DataFrame({"v": [1] * len(key)})
+
+    def reduce(frame: pl.DataFrame) -> int:
+        events.append(f"reduce {frame.height}")
+        return frame.height
+
+    stored = StoredPartitions(["a", "bb", "ccc"], read)
+    # Missing keys are skipped, repeats read once, in the order asked for.
+    assert stored.reduced(["ccc", "missing", "a", "ccc"], reduce, columns=["v"]) == [3, 1]
+    assert events == ["read ccc ['v']", "reduce 3", "read a ['v']", "reduce 1"]
+    assert stored.reduced([], reduce) == []
